@@ -1,0 +1,117 @@
+"""`mautic-mcp`: serve MCP over stdio (the default), or check the set-up (`doctor`, `tools`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from server import __version__
+from server.config import ConfigError, Settings, build_settings
+
+SETTING_FLAGS = (
+    "membrane_bin",
+    "connection_id",
+    "intents",
+    "limit",
+    "timeout",
+    "max_concurrency",
+    "read_only",
+    "sandbox",
+    "max_result_chars",
+    "page_size",
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    settings = argparse.ArgumentParser(add_help=False)
+    group = settings.add_argument_group("settings (each also read from the environment variable shown)")
+    group.add_argument("--membrane-bin", metavar="PATH", help="the Membrane CLI [MEMBRANE_BIN; default: membrane]")
+    group.add_argument(
+        "--connection-id",
+        metavar="ID",
+        help="Membrane connection to use [MAUTIC_MCP_CONNECTION_ID; default: auto-detect]",
+    )
+    group.add_argument(
+        "--intent",
+        dest="intents",
+        action="append",
+        metavar="TEXT",
+        help="what to discover actions for; repeatable [MAUTIC_MCP_INTENTS, one per line "
+        "or ';'-separated; default: one per Mautic area]",
+    )
+    group.add_argument("--limit", metavar="N", help="actions per intent, 1-100 [MAUTIC_MCP_LIMIT; default: 20]")
+    group.add_argument("--timeout", metavar="SECONDS", help="seconds per CLI call [MAUTIC_MCP_TIMEOUT; default: 60]")
+    group.add_argument(
+        "--max-concurrency", metavar="N", help="CLI processes at once [MAUTIC_MCP_MAX_CONCURRENCY; default: 8]"
+    )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        help="expose read actions only; proxy_request sends GET only [MAUTIC_MCP_READ_ONLY=1]",
+    )
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the bundled membrane-sandbox instead of Membrane [MAUTIC_MCP_SANDBOX=1]",
+    )
+    group.add_argument(
+        "--max-result-chars",
+        metavar="N",
+        help="cut tool results above this size [MAUTIC_MCP_MAX_RESULT_CHARS; default: 60000]",
+    )
+    group.add_argument(
+        "--page-size", metavar="N", help="tools per tools/list page [MAUTIC_MCP_PAGE_SIZE; default: 100]"
+    )
+
+    main = argparse.ArgumentParser(
+        prog="mautic-mcp",
+        description="An MCP server (stdio) that gives AI agents Mautic's actions as tools, through Membrane.",
+        parents=[settings],
+    )
+    main.add_argument("--version", action="version", version=f"mautic-mcp {__version__}")
+    commands = main.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", parents=[settings], help="serve MCP over stdio (the default)")
+    doctor = commands.add_parser("doctor", parents=[settings], help="check the set-up and say how to fix it")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    tools = commands.add_parser("tools", parents=[settings], help="print the tools these settings expose")
+    tools.add_argument("--json", action="store_true", help="print the exact tools/list payload")
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("MAUTIC_MCP_LOG_LEVEL", "INFO").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = build_settings({name: getattr(args, name, None) for name in SETTING_FLAGS})
+    except ConfigError as error:
+        print(f"mautic-mcp: {error}", file=sys.stderr)
+        return 2
+    command = args.command or "serve"
+    if command == "doctor":
+        from server.doctor import run_doctor
+
+        return anyio.run(run_doctor, settings, args.json)
+    if command == "tools":
+        from server.doctor import print_tools
+
+        return anyio.run(print_tools, settings, args.json)
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    from server.server import serve_stdio
+
+    try:
+        anyio.run(serve_stdio, settings)
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,157 @@
+"""Settings: one typed object, built once at start-up from flags and environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_INTENTS: tuple[str, ...] = (
+    "contacts",
+    "companies",
+    "segments",
+    "campaigns",
+    "emails",
+    "forms",
+    "stages",
+    "notes",
+    "assets",
+)
+
+SANDBOX_BIN = "membrane-sandbox"
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be served; the message is one line for stderr."""
+
+
+class Settings(BaseModel):
+    """Everything the server needs to know, validated once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    membrane_bin: str = "membrane"
+    connection_id: str | None = None
+    intents: tuple[str, ...] = DEFAULT_INTENTS
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    read_only: bool = False
+    sandbox: bool = False
+    max_result_chars: Annotated[int, Field(ge=1_000, le=1_000_000)] = 60_000
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+
+    @field_validator("intents")
+    @classmethod
+    def _intents_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(dict.fromkeys(i.strip() for i in value if i.strip()))
+        if not cleaned:
+            raise ValueError("at least one intent is required")
+        return cleaned
+
+    @field_validator("connection_id")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    def cli_command(self) -> list[str]:
+        """The argv prefix for the Membrane CLI, resolved the way the OS would run it."""
+        return resolve_cli(SANDBOX_BIN if self.sandbox else self.membrane_bin)
+
+
+def resolve_cli(name: str) -> list[str]:
+    """Find the CLI; GUI clients start servers with a short PATH, so look beside Python too.
+
+    An unresolvable name is returned as is: the runner then reports it as not found.
+    """
+    if os.sep in name or (os.altsep and os.altsep in name):
+        return [name]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    beside_python = Path(sys.executable).parent
+    for candidate in (name, f"{name}.exe", f"{name}.cmd"):
+        path = beside_python / candidate
+        if path.is_file() and os.access(path, os.X_OK):
+            return [str(path)]
+    if name == SANDBOX_BIN:
+        return [sys.executable, "-m", "sandbox"]
+    return [name]
+
+
+def split_intents(raw: str) -> list[str]:
+    """MAUTIC_MCP_INTENTS holds one intent per line, or intents separated by ';'."""
+    return [part.strip() for line in raw.splitlines() for part in line.split(";") if part.strip()]
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use 1 or 0")
+
+
+def build_settings(flags: Mapping[str, object | None], env: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags over environment over defaults; raise ConfigError with one clear line."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    env_names = {
+        "membrane_bin": "MEMBRANE_BIN",
+        "connection_id": "MAUTIC_MCP_CONNECTION_ID",
+        "limit": "MAUTIC_MCP_LIMIT",
+        "timeout": "MAUTIC_MCP_TIMEOUT",
+        "max_concurrency": "MAUTIC_MCP_MAX_CONCURRENCY",
+        "max_result_chars": "MAUTIC_MCP_MAX_RESULT_CHARS",
+        "page_size": "MAUTIC_MCP_PAGE_SIZE",
+    }
+    for field, env_name in env_names.items():
+        if env.get(env_name, "").strip():
+            values[field] = env[env_name].strip()
+    if env.get("MAUTIC_MCP_INTENTS", "").strip():
+        values["intents"] = tuple(split_intents(env["MAUTIC_MCP_INTENTS"]))
+    for field, env_name in (("read_only", "MAUTIC_MCP_READ_ONLY"), ("sandbox", "MAUTIC_MCP_SANDBOX")):
+        flag = _env_bool(env, env_name)
+        if flag is not None:
+            values[field] = flag
+
+    for field, value in flags.items():
+        if value is None or value is False or value == []:
+            continue
+        values[field] = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    flag_of = {
+        "membrane_bin": "--membrane-bin / MEMBRANE_BIN",
+        "connection_id": "--connection-id / MAUTIC_MCP_CONNECTION_ID",
+        "intents": "--intent / MAUTIC_MCP_INTENTS",
+        "limit": "--limit / MAUTIC_MCP_LIMIT",
+        "timeout": "--timeout / MAUTIC_MCP_TIMEOUT",
+        "max_concurrency": "--max-concurrency / MAUTIC_MCP_MAX_CONCURRENCY",
+        "max_result_chars": "--max-result-chars / MAUTIC_MCP_MAX_RESULT_CHARS",
+        "page_size": "--page-size / MAUTIC_MCP_PAGE_SIZE",
+    }
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        given = error.get("input")
+        parts.append(f"{flag_of.get(field, field)}: {error['msg']} (got {given!r})")
+    return "invalid configuration: " + "; ".join(parts)

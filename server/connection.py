@@ -1,0 +1,109 @@
+"""Finding the one Mautic connection to use, or saying exactly why there is none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from server.membrane import (
+    FIND_CONNECTOR_COMMAND,
+    LIST_CONNECTIONS_COMMAND,
+    Membrane,
+    MembraneError,
+    reconnect_command,
+)
+
+READY = "READY"
+
+
+def is_mautic(connection: Mapping[str, Any]) -> bool:
+    integration = connection.get("integration") if isinstance(connection.get("integration"), dict) else {}
+    names = (
+        connection.get("integrationKey"),
+        connection.get("connectorKey"),
+        connection.get("key"),
+        connection.get("name"),
+        integration.get("key"),
+        integration.get("name"),
+    )
+    return any("mautic" in str(name).lower() for name in names if name)
+
+
+def is_ready(connection: Mapping[str, Any]) -> bool:
+    return (
+        str(connection.get("state") or READY).upper() == READY
+        and not connection.get("isDefunct")
+        and not connection.get("disconnected")
+    )
+
+
+def describe(connection: Mapping[str, Any]) -> str:
+    name = connection.get("name") or connection.get("key") or "unnamed"
+    return f"{connection.get('id')} ({name}, {connection.get('state') or 'unknown state'})"
+
+
+async def resolve_connection(membrane: Membrane, configured: str | None) -> str:
+    """The connection id to use; raises MembraneError with the fixing command otherwise."""
+    connections = await membrane.list_connections()
+    if configured:
+        chosen = next((c for c in connections if configured in (c.get("id"), c.get("key"))), None)
+        if chosen is None:
+            return configured
+        check_usable(chosen)
+        return str(chosen["id"])
+    return str(choose(connections)["id"])
+
+
+def choose(connections: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    mautic = [c for c in connections if is_mautic(c) and c.get("id")]
+    if not mautic:
+        return _raise(
+            "no_connection",
+            "There is no Mautic connection in Membrane.",
+            f"Create one: find the Mautic connector with `{FIND_CONNECTOR_COMMAND}`, then run "
+            "`membrane connect --connectorId=<connector id>` and finish the authorization in the browser.",
+        )
+    ready = [c for c in mautic if is_ready(c)]
+    if len(ready) == 1:
+        return ready[0]
+    if len(ready) > 1:
+        listed = "; ".join(describe(c) for c in ready)
+        return _raise(
+            "several_connections",
+            f"There are {len(ready)} ready Mautic connections: {listed}.",
+            "Pick one with --connection-id=<id> (or MAUTIC_MCP_CONNECTION_ID) in the server's settings.",
+        )
+    check_usable(mautic[0])
+    raise AssertionError("unreachable: a connection that is not ready is reported above")
+
+
+def check_usable(connection: Mapping[str, Any]) -> None:
+    if is_ready(connection):
+        return
+    connection_id = str(connection.get("id"))
+    state = str(connection.get("state") or "").upper()
+    error = connection.get("error")
+    reason = error.get("message") if isinstance(error, dict) else error
+    said = f" ({reason})" if reason else ""
+    if connection.get("isDefunct") or state in {"CONFIGURATION_ERROR", "SETUP_FAILED"}:
+        _raise(
+            "connection_defunct",
+            f"The Mautic connection {describe(connection)} is broken{said}.",
+            f"Reconnect it with `{reconnect_command(connection_id)}`, or create a new one with "
+            f"`{FIND_CONNECTOR_COMMAND}` and `membrane connect --connectorId=<id>`.",
+        )
+    if state == "BUILDING":
+        _raise(
+            "connection_building",
+            f"The Mautic connection {describe(connection)} is still being set up.",
+            f"Wait a moment, then check it with `{LIST_CONNECTIONS_COMMAND}`.",
+        )
+    _raise(
+        "reconnect_needed",
+        f"The Mautic connection {describe(connection)} needs to be re-authorized{said}.",
+        f"Run `{reconnect_command(connection_id)}` and finish the authorization in the browser.",
+    )
+
+
+def _raise(code: str, what: str, fix: str) -> Any:
+    raise MembraneError(code, what, fix)

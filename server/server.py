@@ -1,0 +1,208 @@
+"""The MCP protocol layer: Mautic's discovered actions and `proxy_request` as tools.
+
+Handlers stay thin. `MauticServer` holds what one running server knows (its
+settings, the CLI, the connection, the tools); each call goes handler → tool →
+runner → CLI → result, and every failure comes back as a result the model can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    Tool,
+)
+
+from server import __version__
+from server.config import Settings
+from server.connection import resolve_connection
+from server.discovery import Discovery, discover
+from server.membrane import Membrane, MembraneError
+from server.runner import Runner
+from tools import proxy
+from tools.actions import ActionTool, Kind, build_action_tools
+from tools.results import error_result
+
+log = logging.getLogger(__name__)
+
+RECONNECT_INTERVAL_SECONDS = 5.0
+INSTRUCTIONS = (
+    "Tools for one Mautic marketing-automation account (contacts, companies, segments, campaigns, emails, "
+    "forms, stages, notes, assets). Prefer the specific tools; use proxy_request for any other Mautic REST "
+    "API call. Ask for small pages (limit) and page on. Writes are never retried automatically: when a "
+    "write's outcome is unknown, check with a read before trying again."
+)
+
+
+class MauticServer:
+    """One server's state: settings, the CLI, the chosen connection and the tools built from it."""
+
+    def __init__(self, settings: Settings, membrane: Membrane | None = None) -> None:
+        self.settings = settings
+        self.membrane = membrane or membrane_for(settings)
+        self.connection_id: str | None = None
+        self.problem: MembraneError | None = None
+        self.discovery = Discovery()
+        self.action_tools: dict[str, ActionTool] = {}
+        self._ready = anyio.Event()
+        self._lock = anyio.Lock()
+        self._last_attempt = float("-inf")
+
+    async def start(self) -> None:
+        """Find the connection and discover the tools; the server serves whatever comes of it."""
+        try:
+            async with self._lock:
+                await self._connect_and_discover()
+        finally:
+            self._ready.set()
+
+    async def _connect_and_discover(self) -> None:
+        self._last_attempt = time.monotonic()
+        try:
+            connection_id = await resolve_connection(self.membrane, self.settings.connection_id)
+        except MembraneError as error:
+            self.problem = error
+            log.warning("no usable Mautic connection: %s", error.message)
+            return
+        self.discovery = await discover(self.membrane, connection_id, self.settings.intents, self.settings.limit)
+        tools = build_action_tools(self.discovery.actions, read_only=self.settings.read_only)
+        self.action_tools = {tool.name: tool for tool in tools}
+        self.connection_id, self.problem = connection_id, None
+        log.info(
+            "connection %s: %d tools from %d intents (%d failed)",
+            connection_id,
+            len(tools),
+            len(self.settings.intents),
+            len(self.discovery.failures),
+        )
+
+    async def wait_ready(self) -> None:
+        with anyio.move_on_after(self.settings.timeout * 2):
+            await self._ready.wait()
+
+    def tools(self) -> list[Tool]:
+        return [tool.tool for tool in self.action_tools.values()] + [proxy.tool(read_only=self.settings.read_only)]
+
+    async def connection(self) -> str:
+        """The connection id; while there is none, look again (at most every few seconds)."""
+        if self.connection_id is not None:
+            return self.connection_id
+        async with self._lock:
+            due = time.monotonic() - self._last_attempt >= RECONNECT_INTERVAL_SECONDS
+            if self.connection_id is None and due:
+                await self._connect_and_discover()
+        if self.connection_id is None:
+            raise self.problem or MembraneError("no_connection", "No Mautic connection is available.")
+        return self.connection_id
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
+        await self.wait_ready()
+        if name != proxy.NAME and name not in self.action_tools:
+            if self.connection_id is None and self.problem is not None:
+                return error_result(f"{name} is not available: {self.problem.message}")
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Unknown tool: {name!r}. Call tools/list for the available tools.",
+            )
+        try:
+            connection_id = await self.connection()
+        except MembraneError as error:
+            return error_result(f"{name} could not run: {error.message}")
+        if name == proxy.NAME:
+            return await proxy.call(
+                self.membrane,
+                connection_id,
+                arguments,
+                read_only=self.settings.read_only,
+                max_chars=self.settings.max_result_chars,
+            )
+        tool = self.action_tools[name]
+        if self.settings.read_only and tool.kind is not Kind.READ:
+            return error_result(f"{name} changes data, and this server runs in read-only mode.")
+        return await tool.call(self.membrane, connection_id, arguments, self.settings.max_result_chars)
+
+
+def membrane_for(settings: Settings) -> Membrane:
+    command = settings.cli_command()
+    runner = Runner(command, timeout=settings.timeout, max_concurrency=settings.max_concurrency)
+    program = "membrane-sandbox" if settings.sandbox else settings.membrane_bin
+    return Membrane(runner, program=program, sandbox=settings.sandbox)
+
+
+def build_server(app: MauticServer) -> Server[MauticServer]:
+    """The low-level MCP server over `app`; discovery runs in the background from the start."""
+
+    @asynccontextmanager
+    async def lifespan(_: Server[MauticServer]) -> AsyncIterator[MauticServer]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(app.start)
+            yield app
+            group.cancel_scope.cancel()
+
+    async def list_tools(
+        ctx: ServerRequestContext[MauticServer], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        await app.wait_ready()
+        tools = app.tools()
+        start = 0
+        cursor = params.cursor if params is not None else None
+        if cursor is not None:
+            if not cursor.isdigit() or int(cursor) >= len(tools):
+                raise MCPError(code=INVALID_PARAMS, message=f"Unknown cursor: {cursor!r}")
+            start = int(cursor)
+        end = start + app.settings.page_size
+        return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+
+    async def call_tool(ctx: ServerRequestContext[MauticServer], params: CallToolRequestParams) -> CallToolResult:
+        before = len(app.action_tools)
+        try:
+            result = await app.call_tool(params.name, params.arguments)
+        except MCPError:
+            raise
+        except Exception:
+            log.exception("tool %s failed unexpectedly", params.name)
+            return error_result(
+                f"{params.name} failed with an internal error in mautic-mcp (see the server log); "
+                "the server is still running. Try again, or use proxy_request."
+            )
+        if len(app.action_tools) != before:
+            await _notify_tools_changed(ctx)
+        return result
+
+    return Server[MauticServer](
+        "mautic-mcp",
+        version=__version__,
+        title="Mautic",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+async def _notify_tools_changed(ctx: ServerRequestContext[MauticServer]) -> None:
+    try:
+        await ctx.session.send_tool_list_changed()
+    except Exception as error:  # a client that cannot take it still gets its result
+        log.info("could not send tools/list_changed: %s", error)
+
+
+async def serve_stdio(settings: Settings) -> None:
+    app = MauticServer(settings)
+    server = build_server(app)
+    options = server.create_initialization_options(notification_options=NotificationOptions(tools_changed=True))
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, options)

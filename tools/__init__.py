@@ -1,0 +1,1 @@
+"""Turning Membrane actions into MCP tools, and the generic `proxy_request` tool."""

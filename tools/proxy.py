@@ -1,0 +1,232 @@
+"""`proxy_request`: any Mautic REST call through `membrane request`, kept inside the Mautic API.
+
+Membrane prepends the Mautic base URL and injects the credentials, so the only
+way out of the API is a path, query or header that smuggles a host, climbs out
+of `/api`, or overrides the auth. All of that is refused before a process starts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote
+
+from mcp.types import CallToolResult, Tool, ToolAnnotations
+
+from server.membrane import Membrane, MembraneError
+from tools.results import error_result, json_result, text_result
+from tools.schema import ArgumentsValidator
+
+NAME = "proxy_request"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+FORBIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
+)
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+API_PREFIX = "/api/"
+
+SCALAR = {"type": ["string", "number", "integer", "boolean"]}
+INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "method": {"type": "string", "enum": list(METHODS), "default": "GET", "description": "HTTP method."},
+        "path": {
+            "type": "string",
+            "minLength": 5,
+            "maxLength": 2048,
+            "description": "Mautic REST path under /api, e.g. /api/contacts or /api/contacts/5/edit.",
+        },
+        "query": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [SCALAR, {"type": "array", "items": SCALAR}]},
+            "description": 'Query parameters, e.g. {"search": "email:jim@example.com", "limit": 10}.',
+        },
+        "headers": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "Extra request headers. Authentication is added by Membrane.",
+        },
+        "body": {"description": "Request body: a JSON value, or a string sent as is."},
+    },
+    "required": ["path"],
+    "additionalProperties": False,
+}
+DESCRIPTION = (
+    "Call any Mautic REST API v1 endpoint through the connected account, for what no other tool covers. "
+    "Lists: GET /api/<contacts|companies|segments|campaigns|emails|forms|stages|notes|assets> with query "
+    "search (e.g. 'email:x@y.com', 'segment:alias', 'ids:1,2'), start, limit (keep it small), orderBy, "
+    "orderByDir; rows come keyed by id, with 'total'. One item: GET /api/<entity>/<id>. Create: POST "
+    "/api/<entity>/new. Edit: PATCH /api/<entity>/<id>/edit. Delete: DELETE /api/<entity>/<id>/delete. "
+    "Contact fields are flat aliases (firstname, email)."
+)
+_VALIDATOR = ArgumentsValidator(INPUT_SCHEMA)
+
+
+class InvalidRequest(ValueError):
+    """A request refused before it reaches Membrane."""
+
+
+@dataclass(frozen=True)
+class ProxyCall:
+    method: Method
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    body: str | None
+    json_body: bool
+
+
+def tool(*, read_only: bool) -> Tool:
+    schema = INPUT_SCHEMA
+    description = DESCRIPTION
+    if read_only:
+        schema = {
+            **INPUT_SCHEMA,
+            "properties": {
+                **INPUT_SCHEMA["properties"],
+                "method": {
+                    "type": "string",
+                    "enum": ["GET"],
+                    "default": "GET",
+                    "description": "Read-only mode: GET only.",
+                },
+            },
+        }
+        description += " This server is read-only: only GET is allowed."
+    return Tool(
+        name=NAME,
+        title="Mautic API request",
+        description=description,
+        input_schema=schema,
+        annotations=ToolAnnotations(
+            title="Mautic API request",
+            read_only_hint=read_only,
+            destructive_hint=not read_only,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+
+
+def parse(arguments: Any, *, read_only: bool) -> ProxyCall:
+    """Check the arguments and the safety rules; raise InvalidRequest naming what is wrong."""
+    problems = _VALIDATOR.errors(arguments)
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+    method = str(arguments.get("method", "GET")).upper()
+    if read_only and method != "GET":
+        raise InvalidRequest(f"'method': this server runs in read-only mode and sends GET requests only, not {method}")
+    path, path_query = _split_path(arguments["path"])
+    query = path_query + _query_pairs(arguments.get("query") or {})
+    headers = _headers(arguments.get("headers") or {})
+    body, json_body = _body(arguments.get("body"), method)
+    return ProxyCall(method, path, tuple(query), tuple(headers), body, json_body)  # type: ignore[arg-type]
+
+
+def _split_path(raw: str) -> tuple[str, list[tuple[str, str]]]:
+    if CONTROL.search(raw):
+        raise InvalidRequest("'path': control characters (including CR/LF) are not allowed")
+    if "\\" in raw:
+        raise InvalidRequest("'path': backslashes are not allowed")
+    if "#" in raw:
+        raise InvalidRequest("'path': a fragment ('#') is not allowed")
+    path, _, query_text = raw.partition("?")
+    lowered = path.lower()
+    if "://" in path or lowered.startswith("//") or re.match(r"^[a-z][a-z0-9+.-]*:", lowered):
+        raise InvalidRequest("'path': must be a path within the Mautic API such as /api/contacts, not a URL or host")
+    decoded = path
+    for _ in range(3):
+        decoded = unquote(decoded)
+    if any(segment in {"..", "."} for segment in re.split(r"[/\\]", decoded)) or CONTROL.search(decoded):
+        raise InvalidRequest("'path': '.' and '..' segments (also percent-encoded) are not allowed")
+    if "\\" in decoded or "//" in decoded or "?" in decoded or "#" in decoded:
+        raise InvalidRequest("'path': encoded '/', '\\', '?' or '#' are not allowed")
+    if not path.startswith(API_PREFIX):
+        raise InvalidRequest("'path': must start with /api/, e.g. /api/contacts or /api/segments/3")
+    pairs = parse_qsl(query_text, keep_blank_values=True) if query_text else []
+    for key, value in pairs:
+        if CONTROL.search(key) or CONTROL.search(value):
+            raise InvalidRequest("'path': control characters in the query string are not allowed")
+    return path, pairs
+
+
+def _query_pairs(query: dict[str, Any]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, value in query.items():
+        if not key or CONTROL.search(key) or "=" in key:
+            raise InvalidRequest(f"'query': the key {json.dumps(key)[:80]} is not allowed")
+        for item in value if isinstance(value, list) else [value]:
+            text = _scalar_text(item)
+            if CONTROL.search(text):
+                raise InvalidRequest(f"'query.{key}': control characters (including CR/LF) are not allowed")
+            pairs.append((key, text))
+    return pairs
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _headers(headers: dict[str, str]) -> list[tuple[str, str]]:
+    result = []
+    for name, value in headers.items():
+        if not HEADER_NAME.match(name):
+            raise InvalidRequest(f"'headers': {json.dumps(name)[:80]} is not a valid header name")
+        if name.lower() in FORBIDDEN_HEADERS:
+            raise InvalidRequest(f"'headers.{name}': this header is set by Membrane and cannot be overridden")
+        if CONTROL.search(value.replace("\t", "")):
+            raise InvalidRequest(f"'headers.{name}': control characters (including CR/LF) are not allowed")
+        result.append((name, value))
+    return result
+
+
+def _body(body: Any, method: str) -> tuple[str | None, bool]:
+    if body is None:
+        return None, True
+    if method == "GET":
+        raise InvalidRequest("'body': a GET request has no body; put parameters in 'query'")
+    if isinstance(body, str):
+        try:
+            json.loads(body)
+        except ValueError:
+            return body, False
+        return body, True
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")), True
+
+
+async def call(
+    membrane: Membrane, connection_id: str, arguments: Any, *, read_only: bool, max_chars: int
+) -> CallToolResult:
+    try:
+        request = parse({} if arguments is None else arguments, read_only=read_only)
+    except InvalidRequest as problem:
+        return error_result(
+            f"Invalid arguments for {NAME}: {problem}. Nothing was sent to Mautic; fix the arguments and call again."
+        )
+    try:
+        answer = await membrane.request(
+            connection_id,
+            request.path,
+            method=request.method,
+            query=request.query,
+            headers=request.headers,
+            body=request.body,
+            json_body=request.json_body,
+        )
+    except MembraneError as error:
+        text = f"{NAME} {request.method} {request.path} failed: {error.message}"
+        if request.method != "GET" and error.outcome_unknown:
+            text += (
+                " It is unknown whether the change was made: check with a GET before trying again, "
+                "or the change could be made twice."
+            )
+        return error_result(text)
+    if isinstance(answer, str):
+        return text_result(answer, max_chars)
+    return json_result(answer, max_chars)
