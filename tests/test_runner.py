@@ -82,7 +82,10 @@ async def test_cancellation_kills_the_whole_group(tmp_path):
 
 
 async def test_stray_child_holding_the_pipe_does_not_block(tmp_path):
-    code = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); print('done')"
+    code = (
+        "import subprocess, sys; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); print('done')"
+    )
     started = time.monotonic()
     done = await python_runner(timeout=30).run([code])
     assert done.stdout == b"done\n"
