@@ -104,8 +104,8 @@ class Membrane:
             args.append("--json" if json_body else "--rawData")
         done = await self._run(args)
         parsed = _parse_json(done.stdout)
-        if done.returncode != 0 or done.killed_by_signal:
-            raise self._failure(done, connection_id)
+        if done.returncode != 0:
+            raise self._failure(done, connection_id, None if parsed is _UNPARSED else parsed)
         if parsed is _UNPARSED:
             return _text(done.stdout)
         return parsed
