@@ -85,8 +85,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    quiet = args.command in {"doctor", "tools"}
     logging.basicConfig(
-        level=os.environ.get("MAUTIC_MCP_LOG_LEVEL", "INFO").upper(),
+        level=os.environ.get("MAUTIC_MCP_LOG_LEVEL", "WARNING" if quiet else "INFO").upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

@@ -1,0 +1,150 @@
+"""`mautic-mcp doctor` and `mautic-mcp tools`: the set-up, checked and shown before a client uses it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mcp.types import ListToolsResult
+
+from server.config import Settings
+from server.connection import resolve_connection
+from server.discovery import discover
+from server.membrane import LOGIN_COMMAND, Membrane, MembraneError
+from server.server import MauticServer, membrane_for
+from tools import proxy
+from tools.actions import ActionTool, Kind, build_action_tools
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool | None
+    detail: str
+    fix: str = ""
+
+
+class Doctor:
+    """Runs the checks in order; a failed check skips the ones that depend on it."""
+
+    def __init__(self, settings: Settings, membrane: Membrane | None = None) -> None:
+        self.settings = settings
+        self.membrane = membrane or membrane_for(settings)
+        self.checks: list[Check] = []
+        self.connection_id: str | None = None
+        self.tools: list[ActionTool] = []
+
+    async def run(self) -> list[Check]:
+        steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+            ("Membrane CLI", self._cli),
+            ("Logged in", self._logged_in),
+            ("Mautic connection", self._connection),
+            ("Action discovery", self._discovery),
+            ("Read-only call", self._read_call),
+        ]
+        failed = False
+        for name, step in steps:
+            if failed:
+                self.checks.append(Check(name, None, "skipped: fix the check above first"))
+                continue
+            try:
+                self.checks.append(Check(name, True, await step()))
+            except MembraneError as error:
+                self.checks.append(Check(name, False, error.what, error.fix))
+                failed = True
+        return self.checks
+
+    async def _cli(self) -> str:
+        try:
+            version = await self.membrane.version()
+        except MembraneError as error:
+            if error.code in {"cli_not_found", "node_not_found", "cli_not_runnable"}:
+                raise
+            version = "version unknown"
+        return f"{' '.join(self.membrane.runner.command)} ({version})"
+
+    async def _logged_in(self) -> str:
+        status = await self.membrane.status()
+        if isinstance(status, dict):
+            flag = next((status[k] for k in ("loggedIn", "authenticated", "isLoggedIn") if k in status), None)
+            if flag is False:
+                raise MembraneError(
+                    "not_logged_in", "The Membrane CLI is not logged in.", f"Run `{LOGIN_COMMAND}`, then try again."
+                )
+            workspace = status.get("workspace")
+            if isinstance(workspace, dict) and (workspace.get("name") or workspace.get("key")):
+                return f"workspace {workspace.get('name') or workspace.get('key')}"
+        return "yes"
+
+    async def _connection(self) -> str:
+        self.connection_id = await resolve_connection(self.membrane, self.settings.connection_id)
+        return f"{self.connection_id} is READY"
+
+    async def _discovery(self) -> str:
+        assert self.connection_id is not None
+        found = await discover(self.membrane, self.connection_id, self.settings.intents, self.settings.limit)
+        self.tools = build_action_tools(found.actions, read_only=self.settings.read_only)
+        counts = ", ".join(
+            f"{intent}: {found.counts[intent]}" for intent in self.settings.intents if intent in found.counts
+        )
+        failed = "; ".join(f"{intent}: {error.what}" for intent, error in found.failures.items())
+        if not found.actions:
+            first = next(iter(found.failures.values()), None)
+            raise MembraneError(
+                "no_actions",
+                "Discovery found no actions" + (f" ({failed})." if failed else "."),
+                first.fix if first else "Try broader intents with --intent, or check the connection in Membrane.",
+            )
+        summary = f"{len(self.tools)} tools from {len(found.actions)} actions ({counts})"
+        return summary + (f"; failed intents: {failed}" if failed else "")
+
+    async def _read_call(self) -> str:
+        assert self.connection_id is not None
+        tool = next((t for t in self.tools if t.kind is Kind.READ and not t.required), None)
+        if tool is None:
+            await self.membrane.request(self.connection_id, "/api/contacts", method="GET", query=[("limit", "1")])
+            return "GET /api/contacts answered"
+        arguments = {"limit": 1} if "limit" in tool.tool.input_schema.get("properties", {}) else {}
+        await self.membrane.run_action(tool.action_id, self.connection_id, arguments)
+        return f"{tool.name} answered"
+
+
+async def run_doctor(settings: Settings, as_json: bool) -> int:
+    checks = await Doctor(settings).run()
+    ok = all(check.ok for check in checks)
+    if as_json:
+        print(json.dumps({"ok": ok, "checks": [asdict(c) for c in checks]}, indent=2))
+        return 0 if ok else 1
+    for check in checks:
+        mark = {True: "✓", False: "✗", None: "-"}[check.ok]
+        print(f"{mark} {check.name}: {check.detail}")
+        if check.fix:
+            print(f"    fix: {check.fix}")
+    print("All checks passed." if ok else "Some checks failed: run the fix shown, then `mautic-mcp doctor` again.")
+    return 0 if ok else 1
+
+
+def tools_payload(app: MauticServer) -> dict[str, Any]:
+    return ListToolsResult(tools=app.tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def print_tools(settings: Settings, as_json: bool) -> int:
+    app = MauticServer(settings)
+    await app.start()
+    if app.problem is not None:
+        print(f"mautic-mcp: only proxy_request is available: {app.problem.message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(tools_payload(app), indent=2, ensure_ascii=False))
+        return 0 if app.problem is None else 1
+    rows = [(t.name, t.kind.value, ", ".join(t.required) or "-") for t in app.action_tools.values()]
+    rows.append((proxy.NAME, "read" if settings.read_only else "any", "path"))
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'TOOL'.ljust(width)}  {'KIND'.ljust(11)}  REQUIRED")
+    for name, kind, required in rows:
+        print(f"{name.ljust(width)}  {kind.ljust(11)}  {required}")
+    mode = "read-only" if settings.read_only else "read-write"
+    print(f"{len(rows)} tools ({mode})")
+    return 0 if app.problem is None else 1
