@@ -80,12 +80,13 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     tools = commands.add_parser("tools", parents=[settings], help="print the tools these settings expose")
     tools.add_argument("--json", action="store_true", help="print the exact tools/list payload")
+    commands.add_parser("demo", help="run an MCP client session against the server on the sandbox")
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    quiet = args.command in {"doctor", "tools"}
+    quiet = args.command in {"doctor", "tools", "demo"}
     logging.basicConfig(
         level=os.environ.get("MAUTIC_MCP_LOG_LEVEL", "WARNING" if quiet else "INFO").upper(),
         stream=sys.stderr,
@@ -97,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mautic-mcp: {error}", file=sys.stderr)
         return 2
     command = args.command or "serve"
+    if command == "demo":
+        from server.demo import run_demo
+
+        return anyio.run(run_demo)
     if command == "doctor":
         from server.doctor import run_doctor
 

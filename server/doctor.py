@@ -67,7 +67,12 @@ class Doctor:
         return f"{' '.join(self.membrane.runner.command)} ({version})"
 
     async def _logged_in(self) -> str:
-        status = await self.membrane.status()
+        try:
+            status = await self.membrane.status()
+        except MembraneError as error:
+            if error.code != "not_logged_in":
+                return "status unknown; the connection check below tells"
+            raise
         if isinstance(status, dict):
             flag = next((status[k] for k in ("loggedIn", "authenticated", "isLoggedIn") if k in status), None)
             if flag is False:

@@ -1,0 +1,36 @@
+"""`mautic-mcp demo`: a real MCP client session against this server on the sandbox, to see it work."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from mcp import Client, StdioServerParameters
+
+PASS_THROUGH = ("MEMBRANE_SANDBOX_DB", "MEMBRANE_SANDBOX_STATE", "MEMBRANE_SANDBOX_FAULT", "HOME", "PATH")
+
+
+async def run_demo() -> int:
+    """Start `mautic-mcp --sandbox` over stdio, list its tools, call two of them, print what came back."""
+    env = {name: os.environ[name] for name in PASS_THROUGH if name in os.environ}
+    env["MAUTIC_MCP_LOG_LEVEL"] = "WARNING"
+    server = StdioServerParameters(command=sys.executable, args=["-m", "server", "--sandbox"], env=env)
+    async with Client(server) as client:
+        listed = await client.list_tools()
+        print(f"Connected to {client.server_info.name if client.server_info else 'the server'} (sandbox data).")
+        print(f"{len(listed.tools)} tools: " + ", ".join(tool.name for tool in listed.tools))
+        for name, arguments in (
+            ("list-contacts", {"limit": 3}),
+            ("proxy_request", {"method": "GET", "path": "/api/segments", "query": {"limit": 2}}),
+        ):
+            result = await client.call_tool(name, arguments)
+            text = result.content[0].text if result.content and result.content[0].type == "text" else ""
+            status = "error" if result.is_error else "ok"
+            print(f"\n$ {name} {json.dumps(arguments)}  [{status}]\n{_preview(text)}")
+    print("\nThe sandbox is a local stand-in for Mautic; see the README to connect a real one.")
+    return 0
+
+
+def _preview(text: str, limit: int = 1200) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
