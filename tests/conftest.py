@@ -1,0 +1,39 @@
+"""Shared fixtures: every test talks to the real sandbox CLI over a private, seeded database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Sandbox
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "sandbox.db"
+    subprocess.run(
+        [sys.executable, "-m", "sandbox", "reset"],
+        env={**os.environ, "MEMBRANE_SANDBOX_DB": str(path)},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    db = tmp_path / "sandbox.db"
+    shutil.copyfile(seeded_db, db)
+    box = Sandbox(db=db, knobs=tmp_path / "knobs.json", log=tmp_path / "invocations.jsonl")
+    for name in ("MEMBRANE_SANDBOX_STATE", "MEMBRANE_SANDBOX_FAULT", "MEMBRANE_SANDBOX_FAULT_ON"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in box.env.items():
+        monkeypatch.setenv(name, value)
+    yield box

@@ -1,0 +1,208 @@
+"""The server in process, on the real sandbox CLI: tools, calls, errors, states, read-only mode."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator, Draft202012Validator
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from server.membrane import MembraneError
+from server.server import build_server
+from tests.support import Sandbox, sandbox_app
+
+NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def payload(result: Any) -> Any:
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+def text(result: Any) -> str:
+    return result.content[0].text
+
+
+async def test_tools_are_portable_and_annotated(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        tools = (await client.list_tools()).tools
+    names = [tool.name for tool in tools]
+    assert len(names) == len(set(names)) and all(NAME_RULE.match(n) for n in names)
+    assert "proxy_request" in names and "list-contacts" in names and "delete-contact" in names
+    for tool in tools:
+        assert tool.input_schema["type"] == "object"
+        assert "$ref" not in json.dumps(tool.input_schema)
+        Draft202012Validator.check_schema(tool.input_schema)
+        Draft7Validator.check_schema(tool.input_schema)
+        assert tool.description and len(tool.description) <= 1024
+    by_name = {tool.name: tool for tool in tools}
+    assert by_name["list-contacts"].annotations.read_only_hint is True
+    assert by_name["delete-contact"].annotations.destructive_hint is True
+    assert by_name["create-contact"].annotations.read_only_hint is False
+    assert "isSensitive" not in json.dumps([t.input_schema for t in tools])
+
+
+async def test_actions_are_deduplicated_across_intents(sandbox: Sandbox):
+    app = sandbox_app(intents=["contacts", "contact", "list contacts"])
+    async with Client(build_server(app)) as client:
+        listed = await client.list_tools()
+        ids = [tool.action_id for tool in app.action_tools.values()]
+    assert len(listed.tools) == len(ids) + 1
+    assert ids and len(ids) == len(set(ids))
+
+
+async def test_list_get_create_and_proxy_agree(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        listed = await client.call_tool("list-contacts", {"limit": 3})
+        records = payload(listed)["records"]
+        assert len(records) == 3 and listed.structured_content == payload(listed)
+        one = payload(await client.call_tool("get-contact", {"id": records[0]["id"]}))
+        assert one["id"] == records[0]["id"]
+
+        created = payload(await client.call_tool("create-contact", {"email": "ada@example.org", "firstname": "Ada"}))
+        proxied = payload(
+            await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"search": "ada@example.org"}})
+        )
+        assert str(created["id"]) in proxied["contacts"]
+        assert int(proxied["total"]) == 1
+
+
+async def test_bad_arguments_start_no_process(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        await client.list_tools()
+        before = len(sandbox.commands())
+        result = await client.call_tool("get-contact", {"id": "seven", "colour": "red"})
+        assert result.is_error
+        assert "'id': expected integer, got string" in text(result)
+        assert "unknown field 'colour'; accepted fields: id" in text(result)
+        missing = await client.call_tool("create-contact", {})
+        assert missing.is_error and "'email': required field is missing" in text(missing)
+        assert len(sandbox.commands()) == before
+        assert not (await client.call_tool("get-contact", {"id": 1})).is_error
+
+
+async def test_unknown_tool_is_a_protocol_error(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("drop-database", {})
+    assert raised.value.error.code == -32602
+    assert "drop-database" in raised.value.error.message
+
+
+async def test_mautic_errors_say_what_to_do(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        missing = await client.call_tool("get-contact", {"id": 999999})
+        assert missing.is_error and "get-contact failed" in text(missing)
+        assert "not found" in text(missing).lower()
+        proxied = await client.call_tool("proxy_request", {"path": "/api/contacts/999999"})
+        assert proxied.is_error and "404" in text(proxied) and "Item was not found" in text(proxied)
+        invalid = await client.call_tool(
+            "proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {"email": "not-an-email"}}
+        )
+        assert invalid.is_error and "email" in text(invalid)
+
+
+async def test_proxy_request_refuses_unsafe_paths_before_any_process(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        await client.list_tools()
+        before = len(sandbox.commands())
+        for bad in [
+            "https://evil.example/api/contacts",
+            "//evil.example/api",
+            "/api/../oauth/v2/token",
+            "/api/%2e%2e/x",
+            "/api\\contacts",
+            "/api/contacts\r\nX-Evil: 1",
+            "contacts",
+        ]:
+            result = await client.call_tool("proxy_request", {"path": bad})
+            assert result.is_error, bad
+            assert "'path'" in text(result) and "Nothing was sent" in text(result)
+        for header in ["Authorization", "cookie", "Host"]:
+            result = await client.call_tool("proxy_request", {"path": "/api/contacts", "headers": {header: "x"}})
+            assert result.is_error and "cannot be overridden" in text(result)
+        result = await client.call_tool("proxy_request", {"path": "/api/contacts", "headers": {"X-A": "1\r\nB: 2"}})
+        assert result.is_error
+        assert len(sandbox.commands()) == before
+
+
+async def test_read_only_mode_is_enforced(sandbox: Sandbox):
+    app = sandbox_app(read_only=True)
+    async with Client(build_server(app)) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert "list-contacts" in names and "proxy_request" in names
+        assert not names & {"create-contact", "update-contact", "delete-contact", "delete-company"}
+        with pytest.raises(MCPError):
+            await client.call_tool("create-contact", {"email": "x@example.org"})
+        post = await client.call_tool("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {}})
+        assert post.is_error and "read-only" in text(post)
+        assert not (await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})).is_error
+    assert all(t.kind.value == "read" for t in app.action_tools.values())
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("logged_out", "membrane login --tenant"),
+        ("no_connection", "membrane connect --connectorId="),
+        ("needs_reconnect", "membrane connect --connectionId="),
+        ("defunct", "membrane connect --connectionId="),
+    ],
+)
+async def test_setup_problems_leave_proxy_request_with_the_fix(sandbox: Sandbox, state: str, expected: str):
+    sandbox.set(state=state)
+    app = sandbox_app()
+    app.reconnect_interval = 0
+    async with Client(build_server(app)) as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        assert names == ["proxy_request"]
+        result = await client.call_tool("proxy_request", {"path": "/api/contacts"})
+        assert result.is_error and expected in text(result)
+        sandbox.clear()
+        fixed = await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})
+        assert not fixed.is_error, text(fixed)
+        assert "list-contacts" in {tool.name for tool in (await client.list_tools()).tools}
+
+
+async def test_one_failing_intent_loses_only_itself(sandbox: Sandbox):
+    app = sandbox_app(intents=["contacts", "campaigns", "segments"])
+    real = app.membrane.list_actions
+
+    async def flaky(connection_id: str, intent: str, limit: int) -> list[dict[str, Any]]:
+        if intent == "campaigns":
+            raise MembraneError("failed", "boom")
+        return await real(connection_id, intent, limit)
+
+    app.membrane.list_actions = flaky  # type: ignore[method-assign]
+    async with Client(build_server(app)) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert {"list-contacts", "list-segments", "proxy_request"} <= names
+    assert set(app.discovery.failures) == {"campaigns"}
+
+
+async def test_configured_connection_is_used(sandbox: Sandbox):
+    connection_id = sandbox.cli("connection", "list", "--json")["items"][0]["id"]
+    app = sandbox_app(connection_id=connection_id)
+    async with Client(build_server(app)) as client:
+        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+    assert app.connection_id == connection_id
+    assert any(f"--connectionId={connection_id}" in argv for argv in map(" ".join, sandbox.commands()))
+
+
+async def test_tools_list_pages(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app(page_size=4))) as client:
+        first = await client.list_tools()
+        assert len(first.tools) == 4 and first.next_cursor
+        seen = list(first.tools)
+        cursor = first.next_cursor
+        while cursor:
+            page = await client.list_tools(cursor=cursor)
+            seen += page.tools
+            cursor = page.next_cursor
+        with pytest.raises(MCPError):
+            await client.list_tools(cursor="nonsense")
+    assert len({t.name for t in seen}) == len(seen) and seen[-1].name == "proxy_request"
