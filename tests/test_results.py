@@ -13,6 +13,11 @@ def test_small_results_are_compact_and_structured():
     assert json_result("x", 1000).structured_content == {"result": "x"}
 
 
+def test_null_fields_are_left_out():
+    result = json_result({"id": 1, "phone": None, "tags": [None, {"a": None, "b": 2}]}, 1000)
+    assert result.content[0].text == '{"id":1,"tags":[null,{"b":2}]}'
+
+
 def test_long_records_are_trimmed_with_a_note():
     records = [{"id": i, "name": "n" * 100} for i in range(500)]
     shaped = fit({"records": records, "total": 500}, 5000)

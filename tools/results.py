@@ -30,13 +30,25 @@ def text_result(text: str, max_chars: int) -> CallToolResult:
 
 
 def json_result(value: Any, max_chars: int) -> CallToolResult:
-    """The value as compact JSON text and as `structured_content` (an object, as the spec asks)."""
-    shaped = fit(value, max_chars)
+    """The value as compact JSON text and as `structured_content` (an object, as the spec asks).
+
+    Keys whose value is null are left out: Mautic records carry dozens of empty
+    fields, and an absent field reads the same to a model at a fraction of the size.
+    """
+    shaped = fit(drop_nulls(value), max_chars)
     structured = shaped if isinstance(shaped, dict) else {"result": shaped}
     return CallToolResult(
         content=[TextContent(type="text", text=compact(shaped))],
         structured_content=structured,
     )
+
+
+def drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: drop_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [drop_nulls(item) for item in value]
+    return value
 
 
 def fit(value: Any, max_chars: int) -> Any:
