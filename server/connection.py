@@ -98,10 +98,12 @@ def check_usable(connection: Mapping[str, Any]) -> None:
             f"The Mautic connection {describe(connection)} is still being set up.",
             f"Wait a moment, then check it with `{LIST_CONNECTIONS_COMMAND}`.",
         )
+    action = connection.get("clientAction") if isinstance(connection.get("clientAction"), dict) else {}
+    link = f" (or open {action['uiUrl']})" if action.get("uiUrl") else ""
     _raise(
         "reconnect_needed",
         f"The Mautic connection {describe(connection)} needs to be re-authorized{said}.",
-        f"Run `{reconnect_command(connection_id)}` and finish the authorization in the browser.",
+        f"Run `{reconnect_command(connection_id)}`{link} and finish the authorization in the browser.",
     )
 
 
