@@ -81,7 +81,7 @@ def garbage() -> None:
 
 
 def noise() -> None:
-    sys.stderr.write(NOISE.format(pid=os.getpid()))
+    sys.stderr.write(NOISE.replace("{pid}", str(os.getpid())))
     sys.stderr.flush()
 
 
