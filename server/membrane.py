@@ -112,9 +112,16 @@ class Membrane:
 
     async def _run(self, args: list[str]) -> Completed:
         try:
-            return await self.runner.run(args)
+            done = await self.runner.run(args)
         except RunError as exc:
             raise self._run_error(exc) from None
+        if done.stdout_truncated and done.returncode == 0:
+            raise MembraneError(
+                "output_too_large",
+                f"The answer was larger than {self.runner.max_stdout_bytes // (1024 * 1024)} MB and was not read.",
+                "Ask for less: fewer records (a lower limit), a narrower search, or one item by id.",
+            )
+        return done
 
     async def _json(self, args: list[str], connection_id: str | None) -> Any:
         done = await self._run(args)

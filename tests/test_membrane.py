@@ -139,3 +139,15 @@ async def test_request_returns_text_when_not_json():
 
 async def test_version_line():
     assert await scripted("membrane 1.2.3\n").version() == "membrane 1.2.3"
+
+
+async def test_an_answer_over_the_byte_cap_says_to_ask_for_less():
+    runner = Runner(
+        [sys.executable, "-c", "print('[' + '1,' * 600000 + '1]')"],
+        timeout=20,
+        max_concurrency=1,
+        max_stdout_bytes=1024 * 1024,
+    )
+    with pytest.raises(MembraneError) as raised:
+        await Membrane(runner).list_connections()
+    assert raised.value.code == "output_too_large" and "Ask for less" in raised.value.fix
