@@ -5,7 +5,7 @@ import json
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from tools.schema import ArgumentsValidator, normalize_input_schema, sensitive_fields
+from tools.schema import ArgumentsValidator, normalize_input_schema
 
 MEMBRANE_SCHEMA = {
     "properties": {
@@ -56,11 +56,6 @@ def test_recursive_ref_does_not_loop():
 def test_property_named_like_a_membrane_key_is_kept():
     schema = normalize_input_schema({"type": "object", "properties": {"isSensitive": {"type": "boolean"}}})
     assert "isSensitive" in schema["properties"]
-
-
-def test_sensitive_fields():
-    assert sensitive_fields(MEMBRANE_SCHEMA) == {"email"}
-    assert sensitive_fields({"properties": {"password": {"writeOnly": True}}}) == {"password"}
 
 
 def validator():

@@ -62,17 +62,6 @@ def normalize_input_schema(schema: Any) -> dict[str, Any]:
     return clean
 
 
-def sensitive_fields(schema: Any) -> frozenset[str]:
-    """Top-level fields Membrane marks as secrets (`isSensitive`, `writeOnly`)."""
-    if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
-        return frozenset()
-    return frozenset(
-        name
-        for name, sub in schema["properties"].items()
-        if isinstance(sub, Mapping) and (sub.get("isSensitive") or sub.get("writeOnly"))
-    )
-
-
 def _types(value: Any) -> set[str]:
     if isinstance(value, str):
         return {value}
