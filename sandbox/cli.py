@@ -225,11 +225,11 @@ def _request(args: Args, rest: list[str], knobs: Knobs, fault: str) -> int:
     from sandbox import commands
 
     status, body = commands.request(args, rest, knobs.state)
-    if fault == "huge":
-        from sandbox.faults import inflate
-
-        body = inflate(body, int(float(knobs.fault_arg)))
     if 200 <= status < 300:
+        if fault == "huge":
+            from sandbox.faults import inflate
+
+            body = inflate(body, int(float(knobs.fault_arg)))
         sys.stdout.write(_dumps(body) + "\n")
         return 0
     errors = body.get("errors") if isinstance(body, dict) else None

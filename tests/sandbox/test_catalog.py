@@ -131,6 +131,12 @@ def test_area_intent_puts_its_list_action_first(box: Box, area: str) -> None:
     assert {s["key"] for s in catalog.specs() if s["area"] == area} <= set(keys)
 
 
+def test_intent_ranking_is_the_same_in_every_process(box: Box) -> None:
+    argv = ("action", "list", "--intent=update a company address", "--limit=100", "--json")
+    first, second = box.ok(*argv), box.ok(*argv)
+    assert first == second and first["items"][0]["key"] == "update-company"
+
+
 def test_intent_ranking_is_deterministic_and_relevant() -> None:
     specs = catalog.specs()
     first = [s["key"] for s in ranking.rank(specs, "add a contact to a segment")]
