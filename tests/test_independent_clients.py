@@ -72,6 +72,9 @@ def sandbox_env(tmp_path: Path) -> dict[str, str]:
         MEMBRANE_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
         MEMBRANE_SANDBOX_KNOBS=str(tmp_path / "knobs.json"),
         MAUTIC_MCP_PAGE_SIZE=PAGE_SIZE,
+        # One CLI process at a time: the call after a cancelled one can only run once the server has
+        # really stopped the cancelled CLI process, which the TS client's timing check then shows.
+        MAUTIC_MCP_MAX_CONCURRENCY="1",
     )
     return env
 
@@ -102,7 +105,9 @@ def inspector_script() -> Path:
 def inspector(node: str, server: list[str], env: dict[str, str], *options: str) -> list[str]:
     """`mcp-inspector --cli` with the server's environment passed by -e: the inspector gives a stdio
     server only a few variables of its own environment (PATH, HOME, ...)."""
-    server_env = [f"-e={name}={env[name]}" for name in ("MEMBRANE_SANDBOX_DB", "MAUTIC_MCP_PAGE_SIZE")]
+    server_env = []
+    for name in ("MEMBRANE_SANDBOX_DB", "MAUTIC_MCP_PAGE_SIZE"):
+        server_env += ["-e", f"{name}={env[name]}"]
     return [node, str(inspector_script()), "--cli", *options, "--format=json", *server_env, "--", *server]
 
 
@@ -123,18 +128,28 @@ def test_typescript_sdk_client(node: str, server_command: list[str], sandbox_env
 def test_inspector_lists_tools_strictly(node: str, server_command: list[str], sandbox_env: dict[str, str]) -> None:
     result = run(inspector(node, server_command, sandbox_env, "--method=tools/list", "--strict"), sandbox_env)
     assert result.returncode == 0, describe(result)
-    listing = json.loads(result.stdout)
-    names = [tool["name"] for tool in listing["tools"]]
-    assert {"proxy_request", "list-contacts", "get-contact"} <= set(names), names
+    output = json.loads(result.stdout)
+    tools = output["result"]["tools"]  # every page: the inspector follows nextCursor itself
+    names = [tool["name"] for tool in tools]
+    assert {"proxy_request", "list-contacts", "get-contact", "create-contact"} <= set(names), names
     assert len(names) == len(set(names)), names
-    assert all(tool["inputSchema"]["type"] == "object" for tool in listing["tools"])
+    assert len(names) > int(PAGE_SIZE), f"only the first tools/list page came back: {names}"
+    assert all(tool["inputSchema"]["type"] == "object" for tool in tools)
+    # --strict exits 6 on error-severity portability findings; warnings are allowed, errors are not.
+    errors = [
+        (tool["toolName"], finding["path"], finding["issue"])
+        for tool in output.get("schemaFindings", [])
+        for finding in tool["findings"]
+        if finding["severity"] == "error"
+    ]
+    assert not errors, errors
 
 
 def test_inspector_calls_a_tool(node: str, server_command: list[str], sandbox_env: dict[str, str]) -> None:
     call = ("--method=tools/call", "--tool-name=list-contacts", '--tool-args-json={"limit": 3}')
     result = run(inspector(node, server_command, sandbox_env, *call), sandbox_env)
     assert result.returncode == 0, describe(result)
-    answer = json.loads(result.stdout)
+    answer = json.loads(result.stdout)["result"]
     assert not answer.get("isError"), describe(result)
     [text] = [block["text"] for block in answer["content"] if block["type"] == "text"]
     data = json.loads(text)
