@@ -60,7 +60,9 @@ function serverParameters() {
   const [command, ...args] = process.argv.slice(2);
   const env = Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== undefined));
   if (!env.MEMBRANE_SANDBOX_KNOBS) {
-    env.MEMBRANE_SANDBOX_KNOBS = join(mkdtempSync(join(tmpdir(), "mautic-mcp-knobs-")), "knobs.json");
+    const knobsDir = mkdtempSync(join(tmpdir(), "mautic-mcp-knobs-"));
+    process.on("exit", () => rmSync(knobsDir, { recursive: true, force: true }));
+    env.MEMBRANE_SANDBOX_KNOBS = join(knobsDir, "knobs.json");
   }
   return command
     ? { command, args, env, stderr: "inherit" }
