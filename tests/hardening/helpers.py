@@ -1,0 +1,242 @@
+"""Shared pieces of the hardening suite: private sandboxes, servers in process and over stdio, /proc checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from anyio.from_thread import start_blocking_portal
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, Tool
+
+from server.server import MauticServer, build_server
+from tests.support import Sandbox, sandbox_app
+
+NOTHING_SENT = "Nothing was sent to Mautic"
+
+
+def make_sandbox(folder: Path, seeded_db: Path) -> Sandbox:
+    """A sandbox of its own in `folder`, on a copy of the seeded database."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "sandbox.db"
+    shutil.copyfile(seeded_db, db)
+    return Sandbox(db=db, knobs=folder / "knobs.json", log=folder / "invocations.jsonl")
+
+
+def app_on(box: Sandbox, **flags: Any) -> MauticServer:
+    """A server on the sandbox CLI whose processes see `box`, without touching this process's environment."""
+    app = sandbox_app(**flags)
+    app.membrane.runner.env = {**clean_environ(), **box.env}
+    app.reconnect_interval = 0
+    return app
+
+
+def clean_environ() -> dict[str, str]:
+    """os.environ without sandbox knobs that a developer's shell may have set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
+
+
+def text(result: CallToolResult) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def log_lines(box: Sandbox) -> int:
+    """How many lines the sandbox's invocation log holds (every CLI process writes at least one)."""
+    if not box.log.exists():
+        return 0
+    with box.log.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def new_invocations(box: Sandbox, since: int) -> list[dict[str, Any]]:
+    return box.invocations()[since:]
+
+
+class Served:
+    """A server in process behind an MCP client, driven from synchronous code through a blocking portal.
+
+    One event loop in a thread of its own holds the client for as long as the fixture lives, so a
+    whole test module (hypothesis examples included) talks to one server.
+    """
+
+    def __init__(self, portal: Any, client: Client, app: MauticServer, box: Sandbox) -> None:
+        self.portal = portal
+        self.client = client
+        self.app = app
+        self.box = box
+
+    def call(self, name: str, arguments: Any) -> CallToolResult:
+        return self.portal.call(self.client.call_tool, name, arguments)
+
+    def tools(self) -> list[Tool]:
+        tools: list[Tool] = []
+        cursor = None
+        while True:
+            page = self.portal.call(partial(self.client.list_tools, cursor=cursor))
+            tools += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                return tools
+
+    def assert_serves(self) -> None:
+        """A valid call right now gets a good answer."""
+        result = self.call("get-contact", {"id": 1})
+        assert not result.is_error, text(result)
+        assert json.loads(text(result))["id"] == 1
+
+
+@contextmanager
+def served(app: MauticServer, box: Sandbox) -> Iterator[Served]:
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(Client(build_server(app))) as client,
+    ):
+        yield Served(portal, client, app, box)
+
+
+# --- stdio -------------------------------------------------------------------------------------------
+
+
+def server_command() -> list[str]:
+    command = shutil.which("mautic-mcp")
+    return [command, "--sandbox"] if command else [sys.executable, "-m", "server", "--sandbox"]
+
+
+def stdio_env(box: Sandbox, **env: str) -> dict[str, str]:
+    return {**box.env, "PATH": os.environ["PATH"], "MAUTIC_MCP_LOG_LEVEL": "WARNING", **env}
+
+
+def stdio_params(box: Sandbox, **env: str) -> StdioServerParameters:
+    command, *args = server_command()
+    return StdioServerParameters(command=command, args=args, env=stdio_env(box, **env))
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "hardening", "version": "1"},
+    },
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+# --- /proc -------------------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def live_processes() -> dict[int, list[str]]:
+    """pid -> the fields of /proc/<pid>/stat after the command name, for every process not a zombie."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and fields[0] != "Z":
+                found[int(entry)] = fields
+    return found
+
+
+def survivors(entries: list[Mapping[str, Any]]) -> list[str]:
+    """What is still alive of the logged CLI processes: their pids, grandchildren and process groups."""
+    pids = {int(e["pid"]) for e in entries} | {int(e["grandchild"]) for e in entries if "grandchild" in e}
+    pgids = {int(e["pgid"]) for e in entries if e.get("pgid")}
+    left = []
+    for pid, fields in live_processes().items():
+        if pid in pids:
+            left.append(f"pid {pid} ({cmdline(pid)[:80]})")
+        elif int(fields[2]) in pgids:
+            left.append(f"pid {pid} in group {fields[2]} ({cmdline(pid)[:80]})")
+    return left
+
+
+def wait_all_gone(entries: list[Mapping[str, Any]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        left = survivors(entries)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes left behind: {left}")
+        time.sleep(0.05)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            raw = fh.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return {}
+    pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
+    return {key: value for key, _, value in pairs}
+
+
+def server_pids(box: Sandbox) -> list[int]:
+    """Servers (not CLI processes) running on this sandbox: found by their environment and command line."""
+    found = []
+    for pid in live_processes():
+        if pid == os.getpid():
+            continue
+        line = cmdline(pid)
+        if ("mautic-mcp" in line or " -m server" in line) and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(
+            box.log
+        ):
+            found.append(pid)
+    return found
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def sandbox_cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    """The sandbox CLI run directly (not through the server), with no knob in force."""
+    env = {**clean_environ(), "MEMBRANE_SANDBOX_DB": str(box.db)}
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
