@@ -28,7 +28,8 @@ SETTING_FLAGS = (
 
 
 def parser() -> argparse.ArgumentParser:
-    settings = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS keeps a subcommand from resetting a flag given before it (`mautic-mcp --sandbox tools`).
+    settings = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = settings.add_argument_group("settings (each also read from the environment variable shown)")
     group.add_argument("--membrane-bin", metavar="PATH", help="the Membrane CLI [MEMBRANE_BIN; default: membrane]")
     group.add_argument(

@@ -60,6 +60,7 @@ class MauticServer:
         self._ready = anyio.Event()
         self._lock = anyio.Lock()
         self._last_attempt = float("-inf")
+        self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
 
     async def start(self) -> None:
         """Find the connection and discover the tools; the server serves whatever comes of it."""
@@ -101,7 +102,7 @@ class MauticServer:
         if self.connection_id is not None:
             return self.connection_id
         async with self._lock:
-            due = time.monotonic() - self._last_attempt >= RECONNECT_INTERVAL_SECONDS
+            due = time.monotonic() - self._last_attempt >= self.reconnect_interval
             if self.connection_id is None and due:
                 await self._connect_and_discover()
         if self.connection_id is None:

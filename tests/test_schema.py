@@ -27,7 +27,8 @@ def test_normalized_schema_is_portable():
     assert "$ref" not in text and "definitions" not in text
     for key in ("isSensitive", "referenceRecords", "allowCustom"):
         assert key not in text
-    assert schema["properties"]["tags"] == {"type": "array", "items": {}}
+    assert schema["properties"]["tags"]["items"]["anyOf"]
+    assert schema["properties"]["stage"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
     assert schema["properties"]["owner"]["properties"]["id"] == {"type": "integer"}
     assert "createdAt" not in schema["properties"]
     assert schema["required"] == ["email"]
@@ -104,3 +105,14 @@ def test_deep_nesting_is_refused_without_recursion_error():
 
 def test_non_object_arguments():
     assert validator().errors([1, 2]) == ["arguments must be a JSON object, got array"]
+
+
+def test_type_lists_become_single_typed_branches_that_validate_the_same():
+    schema = normalize_input_schema(
+        {"type": ["object", "null"], "properties": {"n": {"type": ["integer", "string"], "enum": [1, "one"]}}}
+    )
+    assert schema["type"] == "object" and "anyOf" not in schema
+    assert schema["properties"]["n"] == {"enum": [1, "one"], "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    check = ArgumentsValidator(schema)
+    assert check.errors({"n": 1}) == [] and check.errors({"n": "one"}) == []
+    assert check.errors({"n": 2})

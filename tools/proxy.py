@@ -29,7 +29,7 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 API_PREFIX = "/api/"
 
-SCALAR = {"type": ["string", "number", "integer", "boolean"]}
+SCALAR: list[dict[str, Any]] = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -42,7 +42,7 @@ INPUT_SCHEMA: dict[str, Any] = {
         },
         "query": {
             "type": "object",
-            "additionalProperties": {"anyOf": [SCALAR, {"type": "array", "items": SCALAR}]},
+            "additionalProperties": {"anyOf": [*SCALAR, {"type": "array", "items": {"anyOf": SCALAR}}]},
             "description": 'Query parameters, e.g. {"search": "email:jim@example.com", "limit": 10}.',
         },
         "headers": {
@@ -50,7 +50,14 @@ INPUT_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "string"},
             "description": "Extra request headers. Authentication is added by Membrane.",
         },
-        "body": {"description": "Request body: a JSON value, or a string sent as is."},
+        "body": {
+            "anyOf": [
+                {"type": "object", "additionalProperties": True},
+                {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+                {"type": "string"},
+            ],
+            "description": "Request body: a JSON object (or an array, for batch endpoints), or a string sent as is.",
+        },
     },
     "required": ["path"],
     "additionalProperties": False,

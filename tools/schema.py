@@ -36,6 +36,8 @@ SCHEMA_ONE = ("additionalProperties", "not", "contains", "propertyNames", "if", 
 MAX_DEPTH = 64
 MAX_MESSAGES = 10
 EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
+ANY_ITEM: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "object"}]}
+"""What an array without `items` holds: a single-typed branch per kind, which every client can map."""
 
 
 def normalize_input_schema(schema: Any) -> dict[str, Any]:
@@ -43,6 +45,8 @@ def normalize_input_schema(schema: Any) -> dict[str, Any]:
     if not isinstance(schema, Mapping) or not schema:
         return dict(EMPTY_OBJECT)
     root = copy.deepcopy(dict(schema))
+    if "object" in _types(root.get("type")):
+        root["type"] = "object"
     resolved = _resolve_refs(root, root, ())
     clean = _clean(resolved)
     clean.pop("$schema", None)
@@ -131,7 +135,10 @@ def _clean(schema: Any) -> dict[str, Any]:
         else:
             out[key] = value
     if "array" in _types(out.get("type")) and "items" not in out and "prefixItems" not in out:
-        out["items"] = {}
+        out["items"] = dict(ANY_ITEM)
+    if isinstance(out.get("type"), list):
+        branches = [{"type": name} for name in out.pop("type")]
+        out = {**out, "anyOf": branches} if "anyOf" not in out else {**out, "allOf": [{"anyOf": branches}]}
     return out
 
 
