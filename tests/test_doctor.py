@@ -124,3 +124,10 @@ def test_mcp_json_example_entries_start(sandbox: Sandbox):
     assert servers["mautic"]["env"]["MEMBRANE_BIN"]
     done = mautic_mcp("tools", *servers["mautic-sandbox"]["args"], "--json")
     assert done.returncode == 0 and "list-contacts" in done.stdout
+
+
+def test_settings_before_the_subcommand_are_kept(sandbox: Sandbox):
+    done = mautic_mcp("--sandbox", "--read-only", "tools", "--json")
+    assert done.returncode == 0, done.stderr
+    names = {tool["name"] for tool in json.loads(done.stdout)["tools"]}
+    assert "list-contacts" in names and "create-contact" not in names
