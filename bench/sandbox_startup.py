@@ -33,18 +33,28 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]  # fmt: skip
 
 
-def measure(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    """(median, p90) wall time in ms; one warm-up run first."""
-    times = []
-    for i in range(runs + 1):
-        began = time.perf_counter()
-        subprocess.run(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
-        )
-        if i:
-            times.append((time.perf_counter() - began) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
+def measure(cases: list[list[str]], env: dict[str, str], runs: int) -> list[tuple[float, float]]:
+    """(median, p90) wall time in ms per case. Cases take turns, round by round, so that a load spike on
+    the machine hits them all alike instead of skewing one; one warm-up round first."""
+    times: list[list[float]] = [[] for _ in cases]
+    for round_ in range(runs + 1):
+        for i, argv in enumerate(cases):
+            began = time.perf_counter()
+            subprocess.run(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+            if round_:
+                times[i].append((time.perf_counter() - began) * 1000)
+    out = []
+    for samples in times:
+        samples.sort()
+        out.append((statistics.median(samples), samples[min(len(samples) - 1, round(0.9 * (len(samples) - 1)))]))
+    return out
 
 
 def main() -> int:
@@ -58,8 +68,8 @@ def main() -> int:
         env["MEMBRANE_SANDBOX_DB"] = str(Path(tmp) / "sandbox.db")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
         subprocess.run([sys.executable, "-m", "sandbox", "reset"], env=env, check=True, stdout=subprocess.DEVNULL)
-        base, base90 = measure([sys.executable, "-c", "pass"], env, runs)
-        rows = [("python -c pass", "", base, base90)]
+        labels = [("python -c pass", "")]
+        cases = [[sys.executable, "-c", "pass"]]
         launchers = [("python -m sandbox", [sys.executable, "-m", "sandbox"])]
         script = shutil.which("membrane-sandbox")
         if script:
@@ -68,10 +78,13 @@ def main() -> int:
             print("membrane-sandbox is not on PATH; install the project to measure the console script.\n")
         for name, args in COMMANDS:
             for launcher, prefix in launchers:
-                rows.append((name, launcher, *measure([*prefix, *args], env, runs)))
+                labels.append((name, launcher))
+                cases.append([*prefix, *args])
+        results = measure(cases, env, runs)
+    base = results[0][0]
     print(f"{runs} runs each, {sys.executable} ({sys.version.split()[0]}), {os.cpu_count()} CPUs\n")
     print(f"{'command':<26} {'via':<18} {'median ms':>9} {'p90 ms':>8} {'ratio':>6}")
-    for name, launcher, median, p90 in rows:
+    for (name, launcher), (median, p90) in zip(labels, results, strict=True):
         print(f"{name:<26} {launcher:<18} {median:>9.1f} {p90:>8.1f} {median / base:>6.2f}")
     return 0
 

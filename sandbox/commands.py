@@ -200,9 +200,7 @@ def request(args: Args, rest: list[str], state: str) -> tuple[int, Any]:
         path = path.replace("{" + name + "}", value)
         path = "/".join(value if part == ":" + name else part for part in path.split("/"))
     path, _, query_text = path.partition("?")
-    from urllib.parse import parse_qsl
-
-    query: dict[str, Any] = dict(parse_qsl(query_text, keep_blank_values=True))
+    query: dict[str, Any] = form_pairs(query_text)
     for pair in args.values("query"):
         name, eq, value = pair.partition("=")
         if not eq:
@@ -239,7 +237,31 @@ def _request_body(args: Args) -> Any:
         except ValueError:
             pass
     if "=" in data:
-        from urllib.parse import parse_qsl
-
-        return dict(parse_qsl(data, keep_blank_values=True))
+        return form_pairs(data)
     return data
+
+
+def _unquote(text: str) -> str:
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    head, *rest = text.split("%")
+    out = bytearray(head.encode())
+    for part in rest:
+        code = part[:2]
+        if len(code) == 2 and all(c in "0123456789abcdefABCDEF" for c in code):
+            out.append(int(code, 16))
+            out += part[2:].encode()
+        else:
+            out += ("%" + part).encode()
+    return out.decode("utf-8", "replace")
+
+
+def form_pairs(text: str) -> dict[str, str]:
+    """`a=1&b=x%20y` as a dict (last value wins), like urllib's parse_qsl, which costs an import per call."""
+    out: dict[str, str] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            out[_unquote(name)] = _unquote(value)
+    return out

@@ -180,3 +180,18 @@ def test_request_to_unknown_connection(box: Box) -> None:
 def test_request_json_flag_keeps_errors_off_stdout(box: Box) -> None:
     done = box.run("request", CONN, "/api/contacts/99999", "--json")
     assert done.code == 1 and done.out == ""
+
+
+def test_form_pairs_decode_like_urllib() -> None:
+    from urllib.parse import parse_qsl
+
+    from sandbox.commands import form_pairs
+
+    for text in (
+        "a=1&b=x%20y",
+        "search=email%3Ajo%2Bx%40ex.com&limit=5",
+        "q=caf%C3%A9+au+lait",
+        "bad=%zz%4",
+        "k=&=v&x",
+    ):
+        assert form_pairs(text) == dict(parse_qsl(text, keep_blank_values=True)), text
