@@ -118,14 +118,10 @@ class MauticServer:
                 code=INVALID_PARAMS,
                 message=f"Unknown tool: {name!r}. Call tools/list for the available tools.",
             )
-        try:
-            connection_id = await self.connection()
-        except MembraneError as error:
-            return error_result(f"{name} could not run: {error.message}")
         if name == proxy.NAME:
             return await proxy.call(
                 self.membrane,
-                connection_id,
+                self.connection,
                 arguments,
                 read_only=self.settings.read_only,
                 max_chars=self.settings.max_result_chars,
@@ -133,7 +129,7 @@ class MauticServer:
         tool = self.action_tools[name]
         if self.settings.read_only and tool.kind is not Kind.READ:
             return error_result(f"{name} changes data, and this server runs in read-only mode.")
-        return await tool.call(self.membrane, connection_id, arguments, self.settings.max_result_chars)
+        return await tool.call(self.membrane, self.connection, arguments, self.settings.max_result_chars)
 
 
 def membrane_for(settings: Settings) -> Membrane:

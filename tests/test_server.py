@@ -206,3 +206,17 @@ async def test_tools_list_pages(sandbox: Sandbox):
         with pytest.raises(MCPError):
             await client.list_tools(cursor="nonsense")
     assert len({t.name for t in seen}) == len(seen) and seen[-1].name == "proxy_request"
+
+
+async def test_invalid_calls_start_no_process_even_without_a_connection(sandbox: Sandbox):
+    sandbox.set(state="logged_out")
+    app = sandbox_app()
+    app.reconnect_interval = 0
+    async with Client(build_server(app)) as client:
+        await client.list_tools()
+        before = len(sandbox.commands())
+        result = await client.call_tool("proxy_request", {"path": "/api/contacts", "colour": "red"})
+        assert result.is_error and "unknown field 'colour'" in text(result)
+        assert len(sandbox.commands()) == before
+        unresolved = await client.call_tool("proxy_request", {"path": "/api/contacts"})
+        assert "could not run" in text(unresolved) and "unknown whether" not in text(unresolved)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from server.membrane import Membrane, MembraneError
 from tools.naming import assign_names
-from tools.results import error_result, json_result
+from tools.results import error_result, invalid_arguments, json_result, not_connected
 from tools.schema import ArgumentsValidator, normalize_input_schema
 
 MAX_DESCRIPTION = 1024
@@ -64,15 +64,21 @@ class ActionTool:
         return list(self.tool.input_schema.get("required", []))
 
     async def call(
-        self, membrane: Membrane, connection_id: str, arguments: Mapping[str, Any] | None, max_chars: int
+        self,
+        membrane: Membrane,
+        connection: Callable[[], Awaitable[str]],
+        arguments: Mapping[str, Any] | None,
+        max_chars: int,
     ) -> CallToolResult:
+        """Validate, then get the connection, then run: a bad call never starts a process."""
         arguments = {} if arguments is None else arguments
         problems = self.validator.errors(arguments)
         if problems:
-            return error_result(
-                f"Invalid arguments for {self.name}: " + "; ".join(problems) + ". Nothing was sent to Mautic; "
-                "fix the arguments and call again."
-            )
+            return invalid_arguments(self.name, "; ".join(problems))
+        try:
+            connection_id = await connection()
+        except MembraneError as error:
+            return not_connected(self.name, error)
         try:
             output = await membrane.run_action(self.action_id, connection_id, arguments)
         except MembraneError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
@@ -16,7 +17,7 @@ from urllib.parse import parse_qsl, unquote
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from server.membrane import Membrane, MembraneError
-from tools.results import error_result, json_result, text_result
+from tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
 from tools.schema import ArgumentsValidator
 
 NAME = "proxy_request"
@@ -208,14 +209,22 @@ def _body(body: Any, method: str) -> tuple[str | None, bool]:
 
 
 async def call(
-    membrane: Membrane, connection_id: str, arguments: Any, *, read_only: bool, max_chars: int
+    membrane: Membrane,
+    connection: Callable[[], Awaitable[str]],
+    arguments: Any,
+    *,
+    read_only: bool,
+    max_chars: int,
 ) -> CallToolResult:
+    """Check the request, then get the connection, then send: a refused request never starts a process."""
     try:
         request = parse({} if arguments is None else arguments, read_only=read_only)
     except InvalidRequest as problem:
-        return error_result(
-            f"Invalid arguments for {NAME}: {problem}. Nothing was sent to Mautic; fix the arguments and call again."
-        )
+        return invalid_arguments(NAME, str(problem))
+    try:
+        connection_id = await connection()
+    except MembraneError as error:
+        return not_connected(NAME, error)
     try:
         answer = await membrane.request(
             connection_id,
