@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -240,3 +244,120 @@ def sandbox_cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+class RawSession:
+    """A server over real stdio, spoken to in raw JSON-RPC lines; stderr goes to a file to read afterwards."""
+
+    def __init__(self, box: Sandbox, stderr: Path, **env: str) -> None:
+        self.stderr_path = stderr
+        self._stderr = stderr.open("wb")
+        self.process = subprocess.Popen(
+            server_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env={**clean_environ(), **stdio_env(box, **env)},
+        )
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.unmatched: list[Any] = []
+        self._ids = itertools.count(1000)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                self.messages.put(json.loads(line))
+            except ValueError:
+                self.messages.put({"unparsed": line[:200]})
+        self.messages.put(None)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, message: Mapping[str, Any] | bytes) -> None:
+        assert self.process.stdin is not None
+        data = message if isinstance(message, bytes) else (json.dumps(message) + "\n").encode()
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def request(self, method: str, params: Any = None, *, timeout: float = 30) -> dict[str, Any]:
+        ident = next(self._ids)
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        return self.response(ident, timeout=timeout)
+
+    def response(self, ident: Any, *, timeout: float = 30) -> dict[str, Any]:
+        for index, message in enumerate(self.unmatched):
+            if message.get("id") == ident and ("result" in message or "error" in message):
+                return self.unmatched.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no response to id {ident!r} within {timeout} s; also got {self.unmatched}")
+            try:
+                message = self.messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if message is None:
+                raise AssertionError(f"the server closed stdout before answering id {ident!r}")
+            if message.get("id") == ident and ("result" in message or "error" in message):
+                return message
+            self.unmatched.append(message)
+
+    def collect(self, seconds: float) -> list[Any]:
+        """Whatever the server sends within `seconds` (nothing is waited for in particular)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            if message is None:
+                break
+            got.append(message)
+        self.unmatched += got
+        return got
+
+    def initialize(self) -> dict[str, Any]:
+        self.send(INITIALIZE)
+        answer = self.response(0)
+        self.send(INITIALIZED)
+        return answer
+
+    def call(self, name: str, arguments: Any, *, timeout: float = 30) -> dict[str, Any]:
+        return self.request("tools/call", {"name": name, "arguments": arguments}, timeout=timeout)
+
+    def tool_names(self) -> list[str]:
+        answer = self.request("tools/list")
+        assert "result" in answer, answer
+        return [tool["name"] for tool in answer["result"]["tools"]]
+
+    def close(self) -> int:
+        if self.process.stdin and not self.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            code = self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout=5)
+        self._stderr.close()
+        return code
+
+    def stderr(self) -> str:
+        if not self._stderr.closed:
+            self._stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def __enter__(self) -> RawSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
