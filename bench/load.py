@@ -251,7 +251,7 @@ def server_parameters(db: Path, log: Path, knobs: Path, max_concurrency: int, sl
     if command is None:
         command, args = sys.executable, ["-m", "server", "--sandbox"]
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **{name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ},
         "MEMBRANE_SANDBOX_DB": str(db),
         "MEMBRANE_SANDBOX_LOG": str(log),
         "MEMBRANE_SANDBOX_KNOBS": str(knobs),

@@ -116,7 +116,9 @@ def server_command() -> list[str]:
 
 
 def stdio_env(box: Sandbox, **env: str) -> dict[str, str]:
-    return {**box.env, "PATH": os.environ["PATH"], "MAUTIC_MCP_LOG_LEVEL": "WARNING", **env}
+    """The environment of a stdio server on `box` (PYTHONPATH passes through, so a checkout can be tested)."""
+    passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
+    return {**passed, **box.env, "MAUTIC_MCP_LOG_LEVEL": "WARNING", **env}
 
 
 def stdio_params(box: Sandbox, **env: str) -> StdioServerParameters:
