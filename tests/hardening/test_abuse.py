@@ -113,6 +113,14 @@ def test_paths_that_leave_the_api_are_refused(server: Served, path: str):
     refused(server, {"path": path}, "'path'")
 
 
+@pytest.mark.parametrize(
+    "path", ["https://evil.example/api/contacts", "//evil.example/api/contacts", "mailto:x@evil.example"]
+)
+def test_a_url_is_refused_as_a_url(server: Served, path: str):
+    """Not only refused (the /api/ prefix rule would do that) but told why: a path, not a URL or host."""
+    refused(server, {"path": path}, "'path'", "URL")
+
+
 def test_traversal_anywhere_in_a_path_is_refused(server: Served):
     dots = [
         "..",
