@@ -7,6 +7,7 @@ runner → CLI → result, and every failure comes back as a result the model ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -109,8 +110,16 @@ class MauticServer:
             raise self.problem or MembraneError("no_connection", "No Mautic connection is available.")
         return self.connection_id
 
+    async def retry_setup(self) -> None:
+        """While start-up found no connection, look again (rate-limited), so a fixed set-up is picked up."""
+        if self.connection_id is None:
+            with contextlib.suppress(MembraneError):
+                await self.connection()
+
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
         await self.wait_ready()
+        if name != proxy.NAME and name not in self.action_tools:
+            await self.retry_setup()
         if name != proxy.NAME and name not in self.action_tools:
             if self.connection_id is None and self.problem is not None:
                 return error_result(f"{name} is not available: {self.problem.message}")
@@ -153,6 +162,7 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         ctx: ServerRequestContext[MauticServer], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
         await app.wait_ready()
+        await app.retry_setup()
         tools = app.tools()
         start = 0
         cursor = params.cursor if params is not None else None

@@ -39,7 +39,7 @@ def test_normalized_schema_is_portable():
 
 @pytest.mark.parametrize("raw", [None, {}, [], "x", {"type": "string"}])
 def test_missing_or_odd_schema_becomes_an_empty_object(raw):
-    assert normalize_input_schema(raw) == {"type": "object", "properties": {}}
+    assert normalize_input_schema(raw) == {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 def test_recursive_ref_does_not_loop():

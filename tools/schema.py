@@ -35,7 +35,8 @@ SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 SCHEMA_ONE = ("additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
 MAX_DEPTH = 64
 MAX_MESSAGES = 10
-EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
+NO_INPUT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+"""An action without an input schema takes no input: Membrane would drop any field silently."""
 ANY_ITEM: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "object"}]}
 """What an array without `items` holds: a single-typed branch per kind, which every client can map."""
 
@@ -43,7 +44,7 @@ ANY_ITEM: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"
 def normalize_input_schema(schema: Any) -> dict[str, Any]:
     """Return a schema every client accepts: root object, no `$ref`, no Membrane-only keys."""
     if not isinstance(schema, Mapping) or not schema:
-        return dict(EMPTY_OBJECT)
+        return dict(NO_INPUT)
     root = copy.deepcopy(dict(schema))
     if "object" in _types(root.get("type")):
         root["type"] = "object"
@@ -52,7 +53,7 @@ def normalize_input_schema(schema: Any) -> dict[str, Any]:
     clean.pop("$schema", None)
     clean.pop("$id", None)
     if _types(clean.get("type")) - {"object", "null"} and "properties" not in clean:
-        return dict(EMPTY_OBJECT)
+        return dict(NO_INPUT)
     clean["type"] = "object"
     properties = clean.setdefault("properties", {})
     for name in [n for n, s in properties.items() if isinstance(s, dict) and s.get("readOnly") is True]:
@@ -61,7 +62,7 @@ def normalize_input_schema(schema: Any) -> dict[str, Any]:
         clean["required"] = [r for r in clean["required"] if r in properties]
         if not clean["required"]:
             del clean["required"]
-    if properties and "additionalProperties" not in clean:
+    if "additionalProperties" not in clean and "patternProperties" not in clean:
         clean["additionalProperties"] = False
     return clean
 

@@ -186,11 +186,6 @@ def test_state_bad_at_start_says_the_fix_and_proxy_recovers(box: Sandbox, state:
         assert "list-contacts" in {tool.name for tool in server.tools()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a failed start-up, MauticServer.call_tool answers an action tool's name with the stored "
-    "problem without looking again, and tools/list never looks again: only a proxy_request call reconnects",
-)
 def test_state_fixed_after_start_lets_the_next_action_call_work(box: Sandbox):
     box.set(state="logged_out")
     with served(app_on(box), box) as server:
