@@ -587,15 +587,25 @@ def _validate(store: Store, entity: Entity, data: dict[str, Any], record_id: int
     return errors
 
 
-def _finish(entity: Entity, data: dict[str, Any]) -> None:
+def _finish(store: Store, entity: Entity, data: dict[str, Any]) -> None:
     """Fills derived fields a real Mautic would set on save."""
     if entity.name in ("segments", "forms", "assets") and not data.get("alias"):
         source = data.get("title") if entity.name == "assets" else data.get("name")
         data["alias"] = _slug(str(source or ""))[:50] if entity.name != "forms" else _slug(str(source))[:10]
+        if entity.name == "segments":
+            data["alias"] = _unused_alias(store, data["alias"], data.get("id"))
     if entity.name == "notes" and not data.get("dateTime"):
         data["dateTime"] = now()
     if entity.name == "assets" and data.get("path") and not data.get("extension"):
         data["extension"] = str(data["path"]).rpartition(".")[2]
+
+
+def _unused_alias(store: Store, alias: str, record_id: Any) -> str:
+    """Mautic makes a derived segment alias unique by appending a number."""
+    candidate, number = alias, 1
+    while store.find_id("segments", candidate) not in (None, record_id):
+        candidate, number = f"{alias}{number}", number + 1
+    return candidate
 
 
 def _link_company(store: Store, contact_id: int, name: Any) -> None:
@@ -609,7 +619,7 @@ def _link_company(store: Store, contact_id: int, name: Any) -> None:
 def _save_new(store: Store, entity: Entity, data: dict[str, Any]) -> dict[str, Any]:
     stamp = now()
     data["dateAdded"] = data["dateModified"] = stamp
-    _finish(entity, data)
+    _finish(store, entity, data)
     data["id"] = store.insert(entity.name, data)
     if entity.name == "contacts":
         _link_company(store, data["id"], data.get("company"))
@@ -652,7 +662,7 @@ def edit(store: Store, entity: Entity, record_id: int, method: str, body: Any) -
     if errors:
         return _invalid(errors)
     data["dateModified"] = now()
-    _finish(entity, data)
+    _finish(store, entity, data)
     store.update(entity.name, record_id, data)
     if entity.name == "contacts" and data.get("company") != existing.get("company"):
         _link_company(store, record_id, data.get("company"))

@@ -127,6 +127,14 @@ def test_create_with_json_and_form_bodies_then_upsert(box: Box) -> None:
     assert raw["contact"]["id"] == 222
 
 
+def test_a_derived_segment_alias_is_made_unique(box: Box) -> None:
+    aliases = [
+        box.request("/api/segments/new", "-X", "POST", "--json", "-d", '{"name": "Hot Leads"}').json()["list"]["alias"]
+        for _ in range(3)
+    ]
+    assert aliases == ["hot-leads1", "hot-leads2", "hot-leads3"]
+
+
 def test_patch_put_delete(box: Box) -> None:
     patched = box.request("/api/contacts/2/edit", "-X", "PATCH", "--json", "-d", '{"city": "Quito"}').json()
     all_fields = patched["contact"]["fields"]["all"]
