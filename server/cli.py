@@ -93,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The SDK's debug records quote raw protocol lines, which can hold header values.
+    logging.getLogger("mcp").setLevel(max(logging.getLogger().level, logging.INFO))
     try:
         settings = build_settings({name: getattr(args, name, None) for name in SETTING_FLAGS})
     except ConfigError as error:

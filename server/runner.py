@@ -98,8 +98,17 @@ class Runner:
         self.max_stderr_bytes = max_stderr_bytes
         self.env = dict(env) if env is not None else None
         self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self.running = 0
+        self._live: set[Process] = set()
         self.peak_running = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._live)
+
+    def kill_all(self) -> None:
+        """Kill every running CLI process group now: the last thing done before the server exits on a signal."""
+        for process in list(self._live):
+            _kill_group(process, hard=True)
 
     async def run(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
         argv = [*self.command, *args]
@@ -108,14 +117,14 @@ class Runner:
         async with self._limiter:
             started = time.monotonic()
             process = await self._spawn(argv)
-            self.running += 1
+            self._live.add(process)
             self.peak_running = max(self.peak_running, self.running)
             try:
                 outcome = await self._collect(process, limit)
             finally:
                 with anyio.CancelScope(shield=True):
                     await _reap(process)
-                self.running -= 1
+                self._live.discard(process)
             elapsed = time.monotonic() - started
         if outcome is None:
             log.warning("%s timed out after %.1f s", describe_args(args), elapsed)

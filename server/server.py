@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -211,5 +214,28 @@ async def serve_stdio(settings: Settings) -> None:
     app = MauticServer(settings)
     server = build_server(app)
     options = server.create_initialization_options(notification_options=NotificationOptions(tools_changed=True))
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, options)
+    async with anyio.create_task_group() as group:
+        if sys.platform != "win32":
+            group.start_soon(_exit_on_signal, app)
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, options)
+        group.cancel_scope.cancel()
+
+
+async def _exit_on_signal(app: MauticServer) -> None:
+    """On SIGTERM, SIGHUP or SIGINT, kill the running CLI process groups, then exit at once.
+
+    Clients stop a server with a signal (the SDK after 2 s, desktop apps on quit), and the
+    stdin reader cannot be interrupted, so waiting for an orderly shutdown could leave the
+    CLI processes, which run in process groups of their own, behind.
+    """
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP, signal.SIGINT) as signals:
+        async for number in signals:
+            log.warning(
+                "%s received: stopping %d CLI process(es) and exiting",
+                signal.Signals(number).name,
+                app.membrane.runner.running,
+            )
+            app.membrane.runner.kill_all()
+            logging.shutdown()
+            os._exit(128 + number)

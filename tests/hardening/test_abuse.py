@@ -299,12 +299,6 @@ def test_secrets_stay_out_of_a_debug_stderr_over_stdio(tmp_path: Path, seeded_db
         assert value not in stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at DEBUG, the mcp SDK's dispatcher logs a line it cannot parse with pydantic's input_value (its "
-    "first and last 24 characters), so a request cut short by a dying client puts the end of its "
-    "Authorization value into stderr; the server passes MAUTIC_MCP_LOG_LEVEL on to the `mcp` loggers as is",
-)
 def test_a_malformed_request_does_not_log_its_secrets(tmp_path: Path, seeded_db: Path):
     box = make_sandbox(tmp_path / "sandbox", seeded_db)
     token = f"tok-{uuid.uuid4().hex[:8]}"
@@ -320,7 +314,7 @@ def test_a_malformed_request_does_not_log_its_secrets(tmp_path: Path, seeded_db:
         assert PROXY in session.tool_names()
         session.close()
         stderr = session.stderr()
-    assert "transport yielded exception" in stderr or "Invalid JSON" in stderr, "the line was seen"
+    assert "DEBUG" in stderr, "the server logged at DEBUG"
     assert token not in stderr
 
 
