@@ -52,6 +52,17 @@ class MembraneError(Exception):
     def message(self) -> str:
         return f"{self.what} {self.fix}".strip()
 
+    def after_write(self, how_to_check: str) -> str:
+        """What a failed write means for the data: unknown (check first), or not made."""
+        if self.outcome_unknown:
+            return (
+                f" It is unknown whether the change was made: check with {how_to_check} before trying again, "
+                "or the change could be made twice."
+            )
+        if self.code in {"rate_limited", "not_logged_in", "reconnect_needed", "connection_defunct"}:
+            return " The change was not made."
+        return ""
+
 
 class Membrane:
     """Typed commands over the runner. `program` names the CLI in messages."""
@@ -221,7 +232,7 @@ def classify(error: Mapping[str, Any], connection_id: str | None) -> MembraneErr
     message = str(error.get("message") or "").strip() or "no message"
     data = error.get("data")
     lowered = message.lower()
-    said = f"Membrane said: {_quote(message)}"
+    said = f"Membrane said: {_quote(message).rstrip('.')}"
 
     if key in {"not_authenticated", "unauthorized", "invalid_token"} or "not logged in" in lowered:
         return MembraneError(

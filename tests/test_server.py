@@ -220,3 +220,16 @@ async def test_invalid_calls_start_no_process_even_without_a_connection(sandbox:
         assert len(sandbox.commands()) == before
         unresolved = await client.call_tool("proxy_request", {"path": "/api/contacts"})
         assert "could not run" in text(unresolved) and "unknown whether" not in text(unresolved)
+
+
+async def test_a_refused_write_says_it_was_not_made(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        await client.list_tools()
+        sandbox.set(fault="rate_limited", fault_on="action run,request")
+        for name, arguments in [
+            ("create-contact", {"email": "x@example.org"}),
+            ("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {"email": "x@example.org"}}),
+        ]:
+            result = await client.call_tool(name, arguments)
+            assert result.is_error and "The change was not made." in text(result)
+            assert ".." not in text(result)

@@ -88,13 +88,7 @@ class ActionTool:
     def failure_message(self, error: MembraneError) -> str:
         text = f"{self.name} failed: {error.message}"
         if self.kind is not Kind.READ:
-            if error.outcome_unknown:
-                text += (
-                    " It is unknown whether the change was made: check with a read (a list or get tool) "
-                    "before trying again, or the change could be made twice."
-                )
-            elif error.code == "rate_limited":
-                text += " The change was not made."
+            text += error.after_write("a read (a list or get tool)")
         return text
 
 

@@ -237,11 +237,8 @@ async def call(
         )
     except MembraneError as error:
         text = f"{NAME} {request.method} {request.path} failed: {error.message}"
-        if request.method != "GET" and error.outcome_unknown:
-            text += (
-                " It is unknown whether the change was made: check with a GET before trying again, "
-                "or the change could be made twice."
-            )
+        if request.method != "GET":
+            text += error.after_write("a GET")
         return error_result(text)
     if isinstance(answer, str):
         return text_result(answer, max_chars)
