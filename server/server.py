@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -154,7 +153,7 @@ def membrane_for(settings: Settings) -> Membrane:
 def build_server(app: MauticServer) -> Server[MauticServer]:
     """The low-level MCP server over `app`; discovery runs in the background from the start."""
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(_: Server[MauticServer]) -> AsyncIterator[MauticServer]:
         async with anyio.create_task_group() as group:
             group.start_soon(app.start)
