@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,51 @@ class Sandbox:
 def sandbox_app(**flags: Any) -> MauticServer:
     """A server on the sandbox CLI with the given settings (flags as on the command line)."""
     return MauticServer(build_settings({"sandbox": True, **flags}, env={}))
+
+
+# --- processes, as /proc shows them ---
+
+
+def process_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    fields = process_stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def live_processes() -> dict[int, list[str]]:
+    """pid -> the fields of /proc/<pid>/stat after the command name, for every process not a zombie."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = process_stat(int(entry))
+            if fields is not None and fields[0] != "Z":
+                found[int(entry)] = fields
+    return found
+
+
+def survivors(entries: list[Mapping[str, Any]]) -> list[str]:
+    """What is still alive of the logged CLI processes: their pids, grandchildren and process groups."""
+    pids = {int(e["pid"]) for e in entries} | {int(e["grandchild"]) for e in entries if "grandchild" in e}
+    pgids = {int(e["pgid"]) for e in entries if e.get("pgid")}
+    left = []
+    for pid, fields in live_processes().items():
+        if pid in pids:
+            left.append(f"pid {pid} ({cmdline(pid)[:80]})")
+        elif int(fields[2]) in pgids:
+            left.append(f"pid {pid} in group {fields[2]} ({cmdline(pid)[:80]})")
+    return left
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""

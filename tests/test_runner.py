@@ -1,6 +1,5 @@
 """The one subprocess runner: caps, timeouts, cancellation, process groups, concurrency."""
 
-import os
 import sys
 import textwrap
 import time
@@ -9,6 +8,7 @@ import anyio
 import pytest
 
 from server.runner import ArgumentTooLarge, ExecutableNotFound, ExecutableNotRunnable, Runner, RunTimeout, describe_args
+from tests.support import alive
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX here")
 
@@ -26,15 +26,6 @@ def python_runner(**kwargs) -> Runner:
     return Runner(
         [sys.executable, "-c"], timeout=kwargs.pop("timeout", 10), max_concurrency=kwargs.pop("n", 4), **kwargs
     )
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
 
 
 async def wait_for_pid(path) -> int:

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from tests.support import Sandbox
+from tests.support import Sandbox, survivors
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process checks read /proc")
 
@@ -30,28 +30,6 @@ def server_params(sandbox: Sandbox, **env: str) -> StdioServerParameters:
     )
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry))
-    return members
-
-
 async def hung_processes(sandbox: Sandbox) -> dict[str, Any]:
     """Wait for the sandbox to log a hanging invocation; return its pid, pgid and grandchild."""
     for _ in range(400):
@@ -64,10 +42,10 @@ async def hung_processes(sandbox: Sandbox) -> dict[str, Any]:
 
 async def assert_gone(entry: dict[str, Any]) -> None:
     for _ in range(100):
-        if not alive(entry["pid"]) and not alive(entry["grandchild"]) and not group_members(entry["pgid"]):
+        if not survivors([entry]):
             return
         await anyio.sleep(0.05)
-    raise AssertionError(f"processes left behind: {entry}")
+    raise AssertionError(f"processes left behind: {survivors([entry])}")
 
 
 async def test_a_session_lists_and_calls_tools(sandbox: Sandbox):

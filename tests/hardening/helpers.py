@@ -23,7 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 
 from server.server import MauticServer, build_server
-from tests.support import Sandbox, sandbox_app
+from tests.support import Sandbox, cmdline, live_processes, sandbox_app, survivors
 
 NOTHING_SENT = "Nothing was sent to Mautic"
 
@@ -142,43 +142,6 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 # --- /proc -------------------------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"
-
-
-def live_processes() -> dict[int, list[str]]:
-    """pid -> the fields of /proc/<pid>/stat after the command name, for every process not a zombie."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields is not None and fields[0] != "Z":
-                found[int(entry)] = fields
-    return found
-
-
-def survivors(entries: list[Mapping[str, Any]]) -> list[str]:
-    """What is still alive of the logged CLI processes: their pids, grandchildren and process groups."""
-    pids = {int(e["pid"]) for e in entries} | {int(e["grandchild"]) for e in entries if "grandchild" in e}
-    pgids = {int(e["pgid"]) for e in entries if e.get("pgid")}
-    left = []
-    for pid, fields in live_processes().items():
-        if pid in pids:
-            left.append(f"pid {pid} ({cmdline(pid)[:80]})")
-        elif int(fields[2]) in pgids:
-            left.append(f"pid {pid} in group {fields[2]} ({cmdline(pid)[:80]})")
-    return left
-
-
 def wait_all_gone(entries: list[Mapping[str, Any]], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -188,14 +151,6 @@ def wait_all_gone(entries: list[Mapping[str, Any]], seconds: float = 10.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"processes left behind: {left}")
         time.sleep(0.05)
-
-
-def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
 
 
 def environ_of(pid: int) -> dict[str, str]:

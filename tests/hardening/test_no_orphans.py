@@ -22,14 +22,13 @@ from mcp import Client
 
 from tests.hardening.helpers import (
     RawSession,
-    alive,
     make_sandbox,
     server_pids,
     stdio_params,
     text,
     wait_all_gone,
 )
-from tests.support import Sandbox
+from tests.support import Sandbox, alive
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and /proc")
 

@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.knobs import KnobError, load
 from tests.sandbox.conftest import CONN, Box
+from tests.support import alive
 
 RUN_LIST = ("action", "run", "list-contacts", f"--connectionId={CONN}", "--input={}", "--json")
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="process groups and signals are POSIX")
@@ -183,24 +184,9 @@ def test_hang_leaves_a_grandchild_in_the_same_group(box: Box) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while _alive(grandchild):
+    while alive(grandchild):
         assert time.monotonic() < deadline, "grandchild survived the group kill"
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (dead, parent gone or not yet reaped) counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 def test_fault_on_limits_the_fault(box: Box) -> None:
