@@ -100,23 +100,28 @@ class MauticServer:
     def tools(self) -> list[Tool]:
         return [tool.tool for tool in self.action_tools.values()] + [proxy.tool(read_only=self.settings.read_only)]
 
-    async def connection(self) -> str:
-        """The connection id; while there is none, look again (at most every few seconds)."""
-        if self.connection_id is not None:
-            return self.connection_id
+    def _needs_setup(self) -> bool:
+        return self.connection_id is None or (not self.action_tools and bool(self.discovery.failures))
+
+    async def retry_setup(self) -> None:
+        """Look again (at most every few seconds) while start-up found no connection or no actions at all.
+
+        A user who fixes the set-up, or a discovery that failed for a passing reason, then
+        gets the tools without restarting the server.
+        """
+        if not self._needs_setup():
+            return
         async with self._lock:
             due = time.monotonic() - self._last_attempt >= self.reconnect_interval
-            if self.connection_id is None and due:
+            if self._needs_setup() and due:
                 await self._connect_and_discover()
+
+    async def connection(self) -> str:
+        """The connection id, or the MembraneError that says why there is none and how to fix it."""
+        await self.retry_setup()
         if self.connection_id is None:
             raise self.problem or MembraneError("no_connection", "No Mautic connection is available.")
         return self.connection_id
-
-    async def retry_setup(self) -> None:
-        """While start-up found no connection, look again (rate-limited), so a fixed set-up is picked up."""
-        if self.connection_id is None:
-            with contextlib.suppress(MembraneError):
-                await self.connection()
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
         await self.wait_ready()

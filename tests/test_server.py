@@ -233,3 +233,15 @@ async def test_a_refused_write_says_it_was_not_made(sandbox: Sandbox):
             result = await client.call_tool(name, arguments)
             assert result.is_error and "The change was not made." in text(result)
             assert ".." not in text(result)
+
+
+async def test_a_discovery_that_failed_entirely_is_tried_again(sandbox: Sandbox):
+    sandbox.set(fault="crash", fault_on="action list")
+    app = sandbox_app()
+    app.reconnect_interval = 0
+    async with Client(build_server(app)) as client:
+        assert [tool.name for tool in (await client.list_tools()).tools] == ["proxy_request"]
+        sandbox.clear()
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert "list-contacts" in names
+        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
