@@ -50,7 +50,6 @@ class ActionTool:
     """One discovered action, ready to list and to call."""
 
     action_id: str
-    label: str
     kind: Kind
     tool: Tool
     validator: ArgumentsValidator
@@ -105,7 +104,6 @@ def _build(action: Mapping[str, Any], name: str) -> ActionTool:
     title = str(action.get("name") or action.get("key") or name)
     return ActionTool(
         action_id=str(action["id"]),
-        label=str(action.get("key") or title),
         kind=kind,
         tool=Tool(
             name=name,
