@@ -11,20 +11,7 @@ from collections.abc import Sequence
 import anyio
 
 from server import __version__
-from server.config import ConfigError, Settings, build_settings
-
-SETTING_FLAGS = (
-    "membrane_bin",
-    "connection_id",
-    "intents",
-    "limit",
-    "timeout",
-    "max_concurrency",
-    "read_only",
-    "sandbox",
-    "max_result_chars",
-    "page_size",
-)
+from server.config import ENV_NAMES, ConfigError, Settings, build_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -96,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The SDK's debug records quote raw protocol lines, which can hold header values.
     logging.getLogger("mcp").setLevel(max(logging.getLogger().level, logging.INFO))
     try:
-        settings = build_settings({name: getattr(args, name, None) for name in SETTING_FLAGS})
+        settings = build_settings({name: getattr(args, name, None) for name in ENV_NAMES})
     except ConfigError as error:
         print(f"mautic-mcp: {error}", file=sys.stderr)
         return 2

@@ -104,28 +104,37 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
     raise ConfigError(f"{name}={raw!r} is not a boolean: use 1 or 0")
 
 
+ENV_NAMES: dict[str, str] = {
+    "membrane_bin": "MEMBRANE_BIN",
+    "connection_id": "MAUTIC_MCP_CONNECTION_ID",
+    "intents": "MAUTIC_MCP_INTENTS",
+    "limit": "MAUTIC_MCP_LIMIT",
+    "timeout": "MAUTIC_MCP_TIMEOUT",
+    "max_concurrency": "MAUTIC_MCP_MAX_CONCURRENCY",
+    "read_only": "MAUTIC_MCP_READ_ONLY",
+    "sandbox": "MAUTIC_MCP_SANDBOX",
+    "max_result_chars": "MAUTIC_MCP_MAX_RESULT_CHARS",
+    "page_size": "MAUTIC_MCP_PAGE_SIZE",
+}
+"""The environment variable of each setting; its flag is `flag_name(field)`."""
+
+
+def flag_name(field: str) -> str:
+    return "--intent" if field == "intents" else "--" + field.replace("_", "-")
+
+
 def build_settings(flags: Mapping[str, object | None], env: Mapping[str, str] | None = None) -> Settings:
     """Merge flags over environment over defaults; raise ConfigError with one clear line."""
     env = os.environ if env is None else env
     values: dict[str, object] = {}
-    env_names = {
-        "membrane_bin": "MEMBRANE_BIN",
-        "connection_id": "MAUTIC_MCP_CONNECTION_ID",
-        "limit": "MAUTIC_MCP_LIMIT",
-        "timeout": "MAUTIC_MCP_TIMEOUT",
-        "max_concurrency": "MAUTIC_MCP_MAX_CONCURRENCY",
-        "max_result_chars": "MAUTIC_MCP_MAX_RESULT_CHARS",
-        "page_size": "MAUTIC_MCP_PAGE_SIZE",
-    }
-    for field, env_name in env_names.items():
-        if env.get(env_name, "").strip():
-            values[field] = env[env_name].strip()
-    if env.get("MAUTIC_MCP_INTENTS", "").strip():
-        values["intents"] = tuple(split_intents(env["MAUTIC_MCP_INTENTS"]))
-    for field, env_name in (("read_only", "MAUTIC_MCP_READ_ONLY"), ("sandbox", "MAUTIC_MCP_SANDBOX")):
-        flag = _env_bool(env, env_name)
-        if flag is not None:
-            values[field] = flag
+    for field, env_name in ENV_NAMES.items():
+        raw = env.get(env_name)
+        if field in ("read_only", "sandbox"):
+            flag = _env_bool(env, env_name)
+            if flag is not None:
+                values[field] = flag
+        elif raw and raw.strip():
+            values[field] = tuple(split_intents(raw)) if field == "intents" else raw.strip()
 
     for field, value in flags.items():
         if value is None or value is False or value == []:
@@ -139,19 +148,9 @@ def build_settings(flags: Mapping[str, object | None], env: Mapping[str, str] | 
 
 
 def _describe(exc: ValidationError) -> str:
-    flag_of = {
-        "membrane_bin": "--membrane-bin / MEMBRANE_BIN",
-        "connection_id": "--connection-id / MAUTIC_MCP_CONNECTION_ID",
-        "intents": "--intent / MAUTIC_MCP_INTENTS",
-        "limit": "--limit / MAUTIC_MCP_LIMIT",
-        "timeout": "--timeout / MAUTIC_MCP_TIMEOUT",
-        "max_concurrency": "--max-concurrency / MAUTIC_MCP_MAX_CONCURRENCY",
-        "max_result_chars": "--max-result-chars / MAUTIC_MCP_MAX_RESULT_CHARS",
-        "page_size": "--page-size / MAUTIC_MCP_PAGE_SIZE",
-    }
     parts = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "settings"
-        given = error.get("input")
-        parts.append(f"{flag_of.get(field, field)}: {error['msg']} (got {given!r})")
+        where = f"{flag_name(field)} / {ENV_NAMES[field]}" if field in ENV_NAMES else field
+        parts.append(f"{where}: {error['msg']} (got {error.get('input')!r})")
     return "invalid configuration: " + "; ".join(parts)

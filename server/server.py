@@ -36,7 +36,7 @@ from server.discovery import Discovery, discover
 from server.membrane import Membrane, MembraneError
 from server.runner import Runner
 from tools import proxy
-from tools.actions import ActionTool, Kind, build_action_tools
+from tools.actions import ActionTool, build_action_tools
 from tools.results import error_result
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class MauticServer:
         self._lock = anyio.Lock()
         self._last_attempt = float("-inf")
         self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
+        self.proxy_tool = proxy.tool(read_only=settings.read_only)
 
     async def start(self) -> None:
         """Find the connection and discover the tools; the server serves whatever comes of it."""
@@ -98,7 +99,7 @@ class MauticServer:
             await self._ready.wait()
 
     def tools(self) -> list[Tool]:
-        return [tool.tool for tool in self.action_tools.values()] + [proxy.tool(read_only=self.settings.read_only)]
+        return [tool.tool for tool in self.action_tools.values()] + [self.proxy_tool]
 
     def _needs_setup(self) -> bool:
         return self.connection_id is None or (not self.action_tools and bool(self.discovery.failures))
@@ -142,10 +143,9 @@ class MauticServer:
                 read_only=self.settings.read_only,
                 max_chars=self.settings.max_result_chars,
             )
-        tool = self.action_tools[name]
-        if self.settings.read_only and tool.kind is not Kind.READ:
-            return error_result(f"{name} changes data, and this server runs in read-only mode.")
-        return await tool.call(self.membrane, self.connection, arguments, self.settings.max_result_chars)
+        return await self.action_tools[name].call(
+            self.membrane, self.connection, arguments, self.settings.max_result_chars
+        )
 
 
 def membrane_for(settings: Settings) -> Membrane:

@@ -46,12 +46,13 @@ def json_result(value: Any, max_chars: int) -> CallToolResult:
     Keys whose value is null are left out: Mautic records carry dozens of empty
     fields, and an absent field reads the same to a model at a fraction of the size.
     """
-    shaped = fit(drop_nulls(value), max_chars)
+    shaped = drop_nulls(value)
+    text = compact(shaped)
+    if len(text) > max_chars:
+        shaped = fit(shaped, max_chars)
+        text = compact(shaped)
     structured = shaped if isinstance(shaped, dict) else {"result": shaped}
-    return CallToolResult(
-        content=[TextContent(type="text", text=compact(shaped))],
-        structured_content=structured,
-    )
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
 def drop_nulls(value: Any) -> Any:
@@ -139,7 +140,7 @@ def _drop_records(value: Any, budget: int) -> tuple[Any, int, int]:
     return result, len(items) - low, low
 
 
-def _largest_collection(value: Any, depth: int = 0) -> list[Any] | None:
+def _largest_collection(value: Any) -> list[Any] | None:
     """Path to the biggest list or id-keyed mapping within two levels of the root."""
     best: tuple[int, list[Any]] | None = None
 
@@ -153,7 +154,7 @@ def _largest_collection(value: Any, depth: int = 0) -> list[Any] | None:
             for key, child in node.items():
                 consider(child, [*path, key], level + 1)
 
-    consider(value, [], depth)
+    consider(value, [], 0)
     return best[1] if best else None
 
 
