@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -56,6 +57,12 @@ class Sandbox:
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+
+def mautic_mcp_argv(*args: str) -> list[str]:
+    """The installed `mautic-mcp` with `args`, or the same program through `python -m server`."""
+    command = shutil.which("mautic-mcp")
+    return [command, *args] if command else [sys.executable, "-m", "server", *args]
 
 
 def sandbox_app(**flags: Any) -> MauticServer:

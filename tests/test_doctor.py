@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import Sandbox
+from tests.support import Sandbox, mautic_mcp_argv
 
 CHECKS = ["Membrane CLI", "Logged in", "Mautic connection", "Action discovery", "Read-only call"]
 
 
 def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    command = shutil.which("mautic-mcp")
-    argv = [command, *args] if command else [sys.executable, "-m", "server", *args]
     return subprocess.run(
-        argv,
+        mautic_mcp_argv(*args),
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

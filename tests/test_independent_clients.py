@@ -13,10 +13,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import mautic_mcp_argv
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENTS_DIR = REPO / "tests" / "clients"
@@ -56,8 +57,7 @@ def node() -> str:
 
 @pytest.fixture
 def server_command() -> list[str]:
-    found = shutil.which("mautic-mcp")
-    return [found, "--sandbox"] if found else [sys.executable, "-m", "server", "--sandbox"]
+    return mautic_mcp_argv("--sandbox")
 
 
 @pytest.fixture

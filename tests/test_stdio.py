@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -13,16 +12,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from tests.support import Sandbox, survivors
+from tests.support import Sandbox, mautic_mcp_argv, survivors
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process checks read /proc")
 
 
 def server_params(sandbox: Sandbox, **env: str) -> StdioServerParameters:
-    command = shutil.which("mautic-mcp")
-    args = ["--sandbox"]
-    if command is None:
-        command, args = sys.executable, ["-m", "server", "--sandbox"]
+    command, *args = mautic_mcp_argv("--sandbox")
     return StdioServerParameters(
         command=command,
         args=args,

@@ -23,7 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 
 from server.server import MauticServer, build_server
-from tests.support import Sandbox, cmdline, live_processes, sandbox_app, survivors
+from tests.support import Sandbox, cmdline, live_processes, mautic_mcp_argv, sandbox_app, survivors
 
 NOTHING_SENT = "Nothing was sent to Mautic"
 
@@ -111,8 +111,7 @@ def served(app: MauticServer, box: Sandbox) -> Iterator[Served]:
 
 
 def server_command() -> list[str]:
-    command = shutil.which("mautic-mcp")
-    return [command, "--sandbox"] if command else [sys.executable, "-m", "server", "--sandbox"]
+    return mautic_mcp_argv("--sandbox")
 
 
 def stdio_env(box: Sandbox, **env: str) -> dict[str, str]:
