@@ -249,7 +249,7 @@ def server_parameters(db: Path, log: Path, knobs: Path, max_concurrency: int, sl
     command = shutil.which("mautic-mcp")
     args = ["--sandbox"]
     if command is None:
-        command, args = sys.executable, ["-m", "server", "--sandbox"]
+        command, args = sys.executable, ["-m", "mautic_mcp.server", "--sandbox"]
     env = {
         **{name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ},
         "MEMBRANE_SANDBOX_DB": str(db),
@@ -358,7 +358,7 @@ def main() -> int:
         workdir = Path(folder)
         db = workdir / "sandbox.db"
         subprocess.run(
-            [sys.executable, "-m", "sandbox", "reset"],
+            [sys.executable, "-m", "mautic_mcp.sandbox", "reset"],
             env={**os.environ, "MEMBRANE_SANDBOX_DB": str(db)},
             check=True,
             capture_output=True,

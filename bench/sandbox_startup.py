@@ -67,10 +67,10 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
         env["MEMBRANE_SANDBOX_DB"] = str(Path(tmp) / "sandbox.db")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-        subprocess.run([sys.executable, "-m", "sandbox", "reset"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "mautic_mcp.sandbox", "reset"], env=env, check=True, stdout=subprocess.DEVNULL)
         labels = [("python -c pass", "")]
         cases = [[sys.executable, "-c", "pass"]]
-        launchers = [("python -m sandbox", [sys.executable, "-m", "sandbox"])]
+        launchers = [("python -m sandbox", [sys.executable, "-m", "mautic_mcp.sandbox"])]
         script = shutil.which("membrane-sandbox")
         if script:
             launchers.append(("membrane-sandbox", [script]))

@@ -1,5 +1,5 @@
 """Allows `python -m sandbox`, with the same argv as `membrane`."""
 
-from sandbox.cli import main
+from mautic_mcp.sandbox.cli import main
 
 raise SystemExit(main())

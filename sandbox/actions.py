@@ -4,15 +4,15 @@ Membrane-style output, through the same emulation `request` uses, so the two alw
 
 from __future__ import annotations
 
-from sandbox import mautic
-from sandbox.catalog import COMPANY_FIELDS, SINGULAR
-from sandbox.errors import MembraneError
+from mautic_mcp.sandbox import mautic
+from mautic_mcp.sandbox.catalog import COMPANY_FIELDS, SINGULAR
+from mautic_mcp.sandbox.errors import MembraneError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from sandbox.store import Store
+    from mautic_mcp.sandbox.store import Store
 
 MAUTIC_COMPANY = {alias: friendly for friendly, alias in COMPANY_FIELDS.items()}
 

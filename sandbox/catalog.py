@@ -11,7 +11,7 @@ has no `type`; `create-contact.ipAddress` is `writeOnly` and `isSensitive`.
 
 from __future__ import annotations
 
-from sandbox.workspace import CREATED_AT, UPDATED_AT, integration
+from mautic_mcp.sandbox.workspace import CREATED_AT, UPDATED_AT, integration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from sandbox.args import Args
-    from sandbox.knobs import Knobs
+    from mautic_mcp.sandbox.args import Args
+    from mautic_mcp.sandbox.knobs import Knobs
 
 USAGE = """\
 usage: membrane <command> [options]            (membrane-sandbox: a local stand-in for Mautic)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _main(argv, start)
     finally:
         if os.environ.get("MEMBRANE_SANDBOX_LOG"):
-            from sandbox.faults import log_line, process_ids
+            from mautic_mcp.sandbox.faults import log_line, process_ids
 
             log_line({**process_ids(), "argv": argv, "start": start, "end": time.time(), "exit": code})
         _flush()
@@ -121,7 +121,7 @@ def _flush() -> None:
 
 
 def _main(argv: list[str], start: float) -> int:
-    from sandbox.args import UsageError, parse
+    from mautic_mcp.sandbox.args import UsageError, parse
 
     try:
         args = parse(argv)
@@ -131,10 +131,10 @@ def _main(argv: list[str], start: float) -> int:
         return 2
     as_json = args.flag("json")
     errors_on_stdout = as_json and command != "request"
-    from sandbox.errors import MembraneError
+    from mautic_mcp.sandbox.errors import MembraneError
 
     try:
-        from sandbox.knobs import KnobError, load
+        from mautic_mcp.sandbox.knobs import KnobError, load
 
         try:
             knobs = load()
@@ -155,7 +155,7 @@ def _main(argv: list[str], start: float) -> int:
             sys.stdout.write(USAGE)
             return 0
         if command == "version":
-            from sandbox import __version__
+            from mautic_mcp.sandbox import __version__
 
             sys.stdout.write(f"membrane-sandbox {__version__} (membrane-compatible)\n")
             return 0
@@ -163,7 +163,7 @@ def _main(argv: list[str], start: float) -> int:
             return _request(args, rest, knobs, fault)
         result = _run(command, args, rest, knobs)
         if fault == "huge":
-            from sandbox.faults import inflate
+            from mautic_mcp.sandbox.faults import inflate
 
             result = inflate(result, int(float(knobs.fault_arg)))
         _print(command, result, as_json or fault == "huge")
@@ -187,7 +187,7 @@ def _error(error: dict[str, Any], on_stdout: bool) -> None:
 
 def _fault(fault: str, knobs: Knobs, argv: list[str], start: float, as_json: bool, command: str) -> int | None:
     """Applies a fault that acts before the command runs; returns an exit status when it ends the run."""
-    from sandbox import faults
+    from mautic_mcp.sandbox import faults
 
     if fault == "slow":
         time.sleep(float(knobs.fault_arg))
@@ -210,24 +210,24 @@ def _print(command: str, result: Any, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
-    from sandbox.text import render
+    from mautic_mcp.sandbox.text import render
 
     sys.stdout.write(render(command, result))
 
 
 def _run(command: str, args: Args, rest: list[str], knobs: Knobs) -> Any:
-    from sandbox import commands
+    from mautic_mcp.sandbox import commands
 
     return commands.run(command, args, rest, knobs.state)
 
 
 def _request(args: Args, rest: list[str], knobs: Knobs, fault: str) -> int:
-    from sandbox import commands
+    from mautic_mcp.sandbox import commands
 
     status, body = commands.request(args, rest, knobs.state)
     if 200 <= status < 300:
         if fault == "huge":
-            from sandbox.faults import inflate
+            from mautic_mcp.sandbox.faults import inflate
 
             body = inflate(body, int(float(knobs.fault_arg)))
         sys.stdout.write(_dumps(body) + "\n")

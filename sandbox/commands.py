@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sandbox import workspace
-from sandbox.errors import MembraneError, bad_input, not_found
+from mautic_mcp.sandbox import workspace
+from mautic_mcp.sandbox.errors import MembraneError, bad_input, not_found
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from sandbox.args import Args
+    from mautic_mcp.sandbox.args import Args
 
 LOGIN_URL = "https://sandbox.invalid/login?workspace=sandbox&code_challenge=sandbox"
 
@@ -44,7 +44,7 @@ def run(command: str, args: Args, rest: list[str], state: str) -> Any:
     if command == "action run":
         return _action_run(rest[0], args, state)
     if command == "reset":
-        from sandbox import store
+        from mautic_mcp.sandbox import store
 
         return {"reset": True, "path": store.reset()}
     raise MembraneError("internal", "internal_error", f"command {command} has no handler")
@@ -123,7 +123,7 @@ def _limit(text: str | None, default: int) -> int:
 
 
 def _action_list(args: Args, state: str) -> dict[str, Any]:
-    from sandbox import catalog, ranking
+    from mautic_mcp.sandbox import catalog, ranking
 
     connection_id = args.value("connectionId")
     connection_key = args.value("connectionKey")
@@ -148,7 +148,7 @@ def _action_list(args: Args, state: str) -> dict[str, Any]:
 
 
 def _find_action(id_or_key: str) -> dict[str, Any]:
-    from sandbox import catalog
+    from mautic_mcp.sandbox import catalog
 
     spec = catalog.find(id_or_key)
     if spec is None:
@@ -157,7 +157,7 @@ def _find_action(id_or_key: str) -> dict[str, Any]:
 
 
 def _action_get(id_or_key: str, args: Args, state: str) -> dict[str, Any]:
-    from sandbox import catalog
+    from mautic_mcp.sandbox import catalog
 
     connection_id = args.value("connectionId")
     if connection_id or args.value("connectionKey"):
@@ -182,8 +182,8 @@ def _action_run(id_or_key: str, args: Args, state: str) -> dict[str, Any]:
     workspace.usable_connection(state, args.value("connectionId"), args.value("connectionKey"))
     given = _parse_input(args.value("input"))
     spec = _find_action(id_or_key)
-    from sandbox.actions import Runner
-    from sandbox.store import open_store
+    from mautic_mcp.sandbox.actions import Runner
+    from mautic_mcp.sandbox.store import open_store
 
     output = Runner(open_store()).run(spec, given)
     return {"output": output, "actionRunId": os.urandom(12).hex()}
@@ -208,8 +208,8 @@ def request(args: Args, rest: list[str], state: str) -> tuple[int, Any]:
         query[name] = value
     method = (args.value("method") or "GET").upper()
     body = _request_body(args)
-    from sandbox import mautic
-    from sandbox.store import open_store
+    from mautic_mcp.sandbox import mautic
+    from mautic_mcp.sandbox.store import open_store
 
     return mautic.handle(open_store(), method, path, query, body)
 

@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from sandbox.store import Store
+    from mautic_mcp.sandbox.store import Store
 
     Response = tuple[int, Any]
 

@@ -170,7 +170,7 @@ def _connect(path: str) -> sqlite3.Connection:
 
 def _build(path: str) -> str:
     """Creates and seeds a store in a temporary file next to `path`; returns the temporary file's path."""
-    from sandbox import seed
+    from mautic_mcp.sandbox import seed
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

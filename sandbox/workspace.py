@@ -6,7 +6,7 @@ state follows the `state` knob; nothing here is stored.
 
 from __future__ import annotations
 
-from sandbox.errors import MembraneError, not_found
+from mautic_mcp.sandbox.errors import MembraneError, not_found
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

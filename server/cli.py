@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import anyio
 
-from server import __version__
-from server.config import ENV_NAMES, ConfigError, Settings, build_settings
+from mautic_mcp.server import __version__
+from mautic_mcp.server.config import ENV_NAMES, ConfigError, Settings, build_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,22 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = args.command or "serve"
     if command == "demo":
-        from server.demo import run_demo
+        from mautic_mcp.server.demo import run_demo
 
         return anyio.run(run_demo)
     if command == "doctor":
-        from server.doctor import run_doctor
+        from mautic_mcp.server.doctor import run_doctor
 
         return anyio.run(run_doctor, settings, args.json)
     if command == "tools":
-        from server.doctor import print_tools
+        from mautic_mcp.server.doctor import print_tools
 
         return anyio.run(print_tools, settings, args.json)
     return serve(settings)
 
 
 def serve(settings: Settings) -> int:
-    from server.server import serve_stdio
+    from mautic_mcp.server.server import serve_stdio
 
     try:
         anyio.run(serve_stdio, settings)

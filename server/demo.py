@@ -15,7 +15,7 @@ async def run_demo() -> int:
     """Start `mautic-mcp --sandbox` over stdio, list its tools, call two of them, print what came back."""
     env = {name: os.environ[name] for name in PASS_THROUGH if name in os.environ}
     env["MAUTIC_MCP_LOG_LEVEL"] = "WARNING"
-    server = StdioServerParameters(command=sys.executable, args=["-m", "server", "--sandbox"], env=env)
+    server = StdioServerParameters(command=sys.executable, args=["-m", "mautic_mcp.server", "--sandbox"], env=env)
     async with Client(server) as client:
         listed = await client.list_tools()
         print(f"Connected to {client.server_info.name if client.server_info else 'the server'} (sandbox data).")

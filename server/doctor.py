@@ -10,13 +10,13 @@ from typing import Any
 
 from mcp.types import ListToolsResult
 
-from server.config import Settings
-from server.connection import resolve_connection
-from server.discovery import discover
-from server.membrane import LOGIN_COMMAND, Membrane, MembraneError
-from server.server import MauticServer, membrane_for
-from tools import proxy
-from tools.actions import ActionTool, Kind, build_action_tools
+from mautic_mcp.server.config import Settings
+from mautic_mcp.membrane.connection import resolve_connection
+from mautic_mcp.membrane.discovery import discover
+from mautic_mcp.membrane.client import LOGIN_COMMAND, Membrane, MembraneError
+from mautic_mcp.server.server import MauticServer, membrane_for
+from mautic_mcp.tools import proxy
+from mautic_mcp.tools.actions import ActionTool, Kind, build_action_tools
 
 
 @dataclass

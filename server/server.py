@@ -29,15 +29,15 @@ from mcp.types import (
     Tool,
 )
 
-from server import __version__
-from server.config import Settings
-from server.connection import resolve_connection
-from server.discovery import Discovery, discover
-from server.membrane import Membrane, MembraneError
-from server.runner import Runner
-from tools import proxy
-from tools.actions import ActionTool, build_action_tools
-from tools.results import error_result
+from mautic_mcp.server import __version__
+from mautic_mcp.server.config import Settings
+from mautic_mcp.membrane.connection import resolve_connection
+from mautic_mcp.membrane.discovery import Discovery, discover
+from mautic_mcp.membrane.client import Membrane, MembraneError
+from mautic_mcp.membrane.runner import Runner
+from mautic_mcp.tools import proxy
+from mautic_mcp.tools.actions import ActionTool, build_action_tools
+from mautic_mcp.tools.results import error_result
 
 log = logging.getLogger(__name__)
 

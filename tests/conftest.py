@@ -18,7 +18,7 @@ from tests.support import Sandbox
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "sandbox.db"
     subprocess.run(
-        [sys.executable, "-m", "sandbox", "reset"],
+        [sys.executable, "-m", "mautic_mcp.sandbox", "reset"],
         env={**os.environ, "MEMBRANE_SANDBOX_DB": str(path)},
         check=True,
         capture_output=True,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.config import build_settings
-from server.server import MauticServer
+from mautic_mcp.server.config import build_settings
+from mautic_mcp.server.server import MauticServer
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Sandbox:
 
     def cli(self, *args: str) -> Any:
         done = subprocess.run(
-            [sys.executable, "-m", "sandbox", *args],
+            [sys.executable, "-m", "mautic_mcp.sandbox", *args],
             env={**os.environ, **self.env},
             capture_output=True,
             text=True,
@@ -62,7 +62,7 @@ class Sandbox:
 def mautic_mcp_argv(*args: str) -> list[str]:
     """The installed `mautic-mcp` with `args`, or the same program through `python -m server`."""
     command = shutil.which("mautic-mcp")
-    return [command, *args] if command else [sys.executable, "-m", "server", *args]
+    return [command, *args] if command else [sys.executable, "-m", "mautic_mcp.server", *args]
 
 
 def sandbox_app(**flags: Any) -> MauticServer:

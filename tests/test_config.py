@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from server.config import DEFAULT_INTENTS, ConfigError, build_settings, split_intents
+from mautic_mcp.server.config import DEFAULT_INTENTS, ConfigError, build_settings, split_intents
 
 
 def test_defaults():
@@ -54,7 +54,7 @@ def test_bad_values_are_named(flags, env, needle):
 
 def test_bad_configuration_exits_2_with_one_line():
     done = subprocess.run(
-        [sys.executable, "-m", "server", "--timeout", "soon"],
+        [sys.executable, "-m", "mautic_mcp.server", "--timeout", "soon"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from server.membrane import Membrane, MembraneError
-from server.runner import Runner
+from mautic_mcp.membrane.client import Membrane, MembraneError
+from mautic_mcp.membrane.runner import Runner
 
 SCRIPT = """
 import os, sys

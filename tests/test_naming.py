@@ -1,6 +1,6 @@
 """Tool names: valid for every client, unique, stable."""
 
-from tools.naming import VALID_NAME, assign_names, sanitize
+from mautic_mcp.tools.naming import VALID_NAME, assign_names, sanitize
 
 
 def test_valid_keys_are_kept():

@@ -2,7 +2,7 @@
 
 import json
 
-from tools.results import TRUNCATION_KEY, fit, json_result, text_result
+from mautic_mcp.tools.results import TRUNCATION_KEY, fit, json_result, text_result
 
 
 def test_small_results_are_compact_and_structured():

@@ -5,7 +5,7 @@ import json
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from tools.schema import ArgumentsValidator, normalize_input_schema
+from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
 
 MEMBRANE_SCHEMA = {
     "properties": {

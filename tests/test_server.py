@@ -11,8 +11,8 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from server.membrane import MembraneError
-from server.server import build_server
+from mautic_mcp.membrane.client import MembraneError
+from mautic_mcp.server.server import build_server
 from tests.support import Sandbox, sandbox_app
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

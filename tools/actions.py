@@ -11,10 +11,10 @@ from typing import Any
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from server.membrane import Membrane, MembraneError
-from tools.naming import assign_names
-from tools.results import error_result, invalid_arguments, json_result, not_connected
-from tools.schema import ArgumentsValidator, normalize_input_schema
+from mautic_mcp.membrane.client import Membrane, MembraneError
+from mautic_mcp.tools.naming import assign_names
+from mautic_mcp.tools.results import error_result, invalid_arguments, json_result, not_connected
+from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
 
 MAX_DESCRIPTION = 1024
 READ_VERBS = frozenset({"list", "get", "search", "find", "read", "fetch", "query", "count", "lookup", "describe"})

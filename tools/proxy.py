@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, unquote
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from server.membrane import Membrane, MembraneError
-from tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
-from tools.schema import ArgumentsValidator
+from mautic_mcp.membrane.client import Membrane, MembraneError
+from mautic_mcp.tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
+from mautic_mcp.tools.schema import ArgumentsValidator
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -22,7 +22,7 @@ from anyio.from_thread import start_blocking_portal
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 
-from server.server import MauticServer, build_server
+from mautic_mcp.server.server import MauticServer, build_server
 from tests.support import Sandbox, cmdline, live_processes, mautic_mcp_argv, sandbox_app, survivors
 
 NOTHING_SENT = "Nothing was sent to Mautic"
@@ -192,7 +192,7 @@ def sandbox_cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     """The sandbox CLI run directly (not through the server), with no knob in force."""
     env = {**clean_environ(), "MEMBRANE_SANDBOX_DB": str(box.db)}
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", *args],
+        [sys.executable, "-m", "mautic_mcp.sandbox", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -231,7 +231,7 @@ def secret(kind: str) -> str:
 def sensitive_fields(box: Sandbox) -> dict[str, list[str]]:
     """action key -> its fields that the catalog marks isSensitive or writeOnly, as the CLI itself lists them."""
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox", "action", "list", "--limit=100", "--json"],
+        [sys.executable, "-m", "mautic_mcp.sandbox", "action", "list", "--limit=100", "--json"],
         env={**clean_environ(), **box.env},
         capture_output=True,
         text=True,

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from server.config import build_settings
-from server.server import MauticServer
+from mautic_mcp.server.config import build_settings
+from mautic_mcp.server.server import MauticServer
 from tests.hardening.helpers import (
     Served,
     app_on,
@@ -83,7 +83,7 @@ def node_cli(path: Path) -> None:
         "#!/usr/bin/env node\n"
         'const { spawnSync } = require("child_process");\n'
         f"const done = spawnSync({json.dumps(sys.executable)}, "
-        '["-m", "sandbox", ...process.argv.slice(2)], { stdio: "inherit" });\n'
+        '["-m", "mautic_mcp.sandbox", ...process.argv.slice(2)], { stdio: "inherit" });\n'
         "process.exit(done.status === null ? 1 : done.status);\n"
     )
     path.chmod(0o755)

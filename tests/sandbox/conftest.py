@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-import sandbox
-from sandbox.workspace import CONNECTION_ID
+import mautic_mcp.sandbox
+from mautic_mcp.sandbox.workspace import CONNECTION_ID
 
 CONN = CONNECTION_ID
 
@@ -50,7 +50,7 @@ class Box:
         return {**base, "MEMBRANE_SANDBOX_DB": str(self.db), **self.env, **(extra or {})}
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "sandbox", *args]
+        return [sys.executable, "-m", "mautic_mcp.sandbox", *args]
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Run:
         done = subprocess.run(
@@ -90,11 +90,11 @@ class Box:
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded store made once per session; bytecode is compiled first so every invocation starts fast."""
-    compileall.compile_dir(os.path.dirname(sandbox.__file__), quiet=1)
+    compileall.compile_dir(os.path.dirname(mautic_mcp.sandbox.__file__), quiet=1)
     path = tmp_path_factory.mktemp("sandbox-template") / "sandbox.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
     subprocess.run(
-        [sys.executable, "-m", "sandbox", "reset", "--json"],
+        [sys.executable, "-m", "mautic_mcp.sandbox", "reset", "--json"],
         env={**env, "MEMBRANE_SANDBOX_DB": str(path)},
         check=True,
         capture_output=True,

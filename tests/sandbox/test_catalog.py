@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sandbox import catalog, ranking
+from mautic_mcp.sandbox import catalog, ranking
 from tests.sandbox.conftest import CONN, Box
 
 REQUIRED_ACTIONS = (

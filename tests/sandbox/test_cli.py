@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from sandbox.args import UsageError, parse
-from sandbox.workspace import CONNECTOR_ID
+from mautic_mcp.sandbox.args import UsageError, parse
+from mautic_mcp.sandbox.workspace import CONNECTOR_ID
 from tests.sandbox.conftest import CONN, Box
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")

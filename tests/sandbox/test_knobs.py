@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sandbox.knobs import KnobError, load
+from mautic_mcp.sandbox.knobs import KnobError, load
 from tests.sandbox.conftest import CONN, Box
 from tests.support import alive
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import mautic, store
-from sandbox.store import Store
+from mautic_mcp.sandbox import mautic, store
+from mautic_mcp.sandbox.store import Store
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ def test_request_json_flag_keeps_errors_off_stdout(box: Box) -> None:
 def test_form_pairs_decode_like_urllib() -> None:
     from urllib.parse import parse_qsl
 
-    from sandbox.commands import form_pairs
+    from mautic_mcp.sandbox.commands import form_pairs
 
     for text in (
         "a=1&b=x%20y",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import store
+from mautic_mcp.sandbox import store
 from tests.sandbox.conftest import CONN, Box
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from server.membrane import (
+from mautic_mcp.membrane.client import (
     FIND_CONNECTOR_COMMAND,
     LIST_CONNECTIONS_COMMAND,
     Membrane,

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from server.membrane import Membrane, MembraneError
+from mautic_mcp.membrane.client import Membrane, MembraneError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.runner import (
+from mautic_mcp.membrane.runner import (
     ArgumentTooLarge,
     Completed,
     ExecutableNotFound,
