@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mautic_mcp.membrane.client import (
+from mautic_mcp.membrane.client import Membrane
+from mautic_mcp.membrane.errors import (
     FIND_CONNECTOR_COMMAND,
     LIST_CONNECTIONS_COMMAND,
-    Membrane,
+    ErrorCode,
     MembraneError,
     reconnect_command,
 )
@@ -17,7 +18,7 @@ READY = "READY"
 
 
 def is_mautic(connection: Mapping[str, Any]) -> bool:
-    integration = connection.get("integration") if isinstance(connection.get("integration"), dict) else {}
+    integration = _mapping(connection.get("integration"))
     names = (
         connection.get("integrationKey"),
         connection.get("connectorKey"),
@@ -57,8 +58,8 @@ async def resolve_connection(membrane: Membrane, configured: str | None) -> str:
 def choose(connections: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     mautic = [c for c in connections if is_mautic(c) and c.get("id")]
     if not mautic:
-        return _raise(
-            "no_connection",
+        raise MembraneError(
+            ErrorCode.NO_CONNECTION,
             "There is no Mautic connection in Membrane.",
             f"Create one: find the Mautic connector with `{FIND_CONNECTOR_COMMAND}`, then run "
             "`membrane connect --connectorId=<connector id>` and finish the authorization in the browser.",
@@ -68,44 +69,47 @@ def choose(connections: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
         return ready[0]
     if len(ready) > 1:
         listed = "; ".join(describe(c) for c in ready)
-        return _raise(
-            "several_connections",
+        raise MembraneError(
+            ErrorCode.SEVERAL_CONNECTIONS,
             f"There are {len(ready)} ready Mautic connections: {listed}.",
             "Pick one with --connection-id=<id> (or MAUTIC_MCP_CONNECTION_ID) in the server's settings.",
         )
-    check_usable(mautic[0])
-    raise AssertionError("unreachable: a connection that is not ready is reported above")
+    raise unusable(mautic[0])
 
 
 def check_usable(connection: Mapping[str, Any]) -> None:
-    if is_ready(connection):
-        return
+    if not is_ready(connection):
+        raise unusable(connection)
+
+
+def unusable(connection: Mapping[str, Any]) -> MembraneError:
+    """Why a Mautic connection that is not ready cannot be used, and the command that fixes it."""
     connection_id = str(connection.get("id"))
     state = str(connection.get("state") or "").upper()
     error = connection.get("error")
     reason = error.get("message") if isinstance(error, dict) else error
     said = f" ({reason})" if reason else ""
     if connection.get("isDefunct") or state in {"CONFIGURATION_ERROR", "SETUP_FAILED"}:
-        _raise(
-            "connection_defunct",
+        return MembraneError(
+            ErrorCode.CONNECTION_DEFUNCT,
             f"The Mautic connection {describe(connection)} is broken{said}.",
             f"Reconnect it with `{reconnect_command(connection_id)}`, or create a new one with "
             f"`{FIND_CONNECTOR_COMMAND}` and `membrane connect --connectorId=<id>`.",
         )
     if state == "BUILDING":
-        _raise(
-            "connection_building",
+        return MembraneError(
+            ErrorCode.CONNECTION_BUILDING,
             f"The Mautic connection {describe(connection)} is still being set up.",
             f"Wait a moment, then check it with `{LIST_CONNECTIONS_COMMAND}`.",
         )
-    action = connection.get("clientAction") if isinstance(connection.get("clientAction"), dict) else {}
+    action = _mapping(connection.get("clientAction"))
     link = f" (or open {action['uiUrl']})" if action.get("uiUrl") else ""
-    _raise(
-        "reconnect_needed",
+    return MembraneError(
+        ErrorCode.RECONNECT_NEEDED,
         f"The Mautic connection {describe(connection)} needs to be re-authorized{said}.",
         f"Run `{reconnect_command(connection_id)}`{link} and finish the authorization in the browser.",
     )
 
 
-def _raise(code: str, what: str, fix: str) -> Any:
-    raise MembraneError(code, what, fix)
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -28,6 +28,7 @@ MAX_ARG_BYTES = 128 * 1024 - 1
 """Linux refuses any single argv entry of 128 KiB or more (MAX_ARG_STRLEN) with E2BIG."""
 
 TERMINATE_GRACE_SECONDS = 1.0
+TASKKILL_SECONDS = 5.0
 SECRET_FLAGS = ("--input", "--data", "-d", "--header", "-H")
 
 
@@ -108,7 +109,7 @@ class Runner:
     def kill_all(self) -> None:
         """Kill every running CLI process group now: the last thing done before the server exits on a signal."""
         for process in list(self._live):
-            _kill_group(process, hard=True)
+            _signal_group(process, hard=True)
 
     async def run(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
         argv = [*self.command, *args]
@@ -168,7 +169,7 @@ class Runner:
                 await process.wait()
                 # Whatever is left in the group after the CLI exited is a stray child
                 # holding our pipes open: end it so the drains see end-of-file.
-                _kill_group(process, hard=True)
+                await _end_tree(process, hard=True)
             return results["stdout"], results["stderr"]
         return None
 
@@ -191,25 +192,36 @@ async def _read_capped(stream: ByteReceiveStream, cap: int) -> tuple[bytes, bool
 async def _reap(process: Process) -> None:
     """Make sure the process and its group are gone: TERM, a short grace, then KILL."""
     if process.returncode is None:
-        _kill_group(process, hard=False)
+        await _end_tree(process, hard=False)
         with anyio.move_on_after(TERMINATE_GRACE_SECONDS):
             await process.wait()
-    _kill_group(process, hard=True)
+    await _end_tree(process, hard=True)
     if process.returncode is None:
         await process.wait()
     await process.aclose()
 
 
-def _kill_group(process: Process, *, hard: bool) -> None:
+async def _end_tree(process: Process, *, hard: bool) -> None:
+    """End the process and everything it started, without blocking the event loop."""
     if sys.platform == "win32":
         if process.returncode is None:
-            subprocess.run(
-                ["taskkill", "/T", "/F", "/PID", str(process.pid)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
+            with anyio.move_on_after(TASKKILL_SECONDS), contextlib.suppress(OSError):
+                await anyio.run_process(
+                    ["taskkill", "/T", "/F", "/PID", str(process.pid)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
+        return
+    _signal_group(process, hard=hard)
+
+
+def _signal_group(process: Process, *, hard: bool) -> None:
+    """Signal the process group (POSIX), or kill the process itself where there are no groups."""
+    if sys.platform == "win32":
+        with contextlib.suppress(OSError):
+            process.kill()
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)

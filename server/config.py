@@ -83,7 +83,7 @@ def resolve_cli(name: str) -> list[str]:
         if path.is_file() and os.access(path, os.X_OK):
             return [str(path)]
     if name == SANDBOX_BIN:
-        return [sys.executable, "-m", "mautic_mcp.sandbox"]
+        return [sys.executable, "-P", "-m", "mautic_mcp.sandbox"]
     return [name]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
@@ -15,7 +16,8 @@ async def run_demo() -> int:
     """Start `mautic-mcp --sandbox` over stdio, list its tools, call two of them, print what came back."""
     env = {name: os.environ[name] for name in PASS_THROUGH if name in os.environ}
     env["MAUTIC_MCP_LOG_LEVEL"] = "WARNING"
-    server = StdioServerParameters(command=sys.executable, args=["-m", "mautic_mcp.server", "--sandbox"], env=env)
+    command = server_command()
+    server = StdioServerParameters(command=command[0], args=[*command[1:], "--sandbox"], env=env)
     async with Client(server) as client:
         listed = await client.list_tools()
         print(f"Connected to {client.server_info.name if client.server_info else 'the server'} (sandbox data).")
@@ -30,6 +32,15 @@ async def run_demo() -> int:
             print(f"\n$ {name} {json.dumps(arguments)}  [{status}]\n{_preview(text)}")
     print("\nThe sandbox is a local stand-in for Mautic; see the README to connect a real one.")
     return 0
+
+
+def server_command() -> list[str]:
+    """The installed `mautic-mcp` beside this interpreter, else this interpreter with `-P` (no working
+    directory on sys.path, so a `server/` folder where the demo runs is never what starts)."""
+    installed = Path(sys.executable).with_name("mautic-mcp")
+    if installed.is_file() and os.access(installed, os.X_OK):
+        return [str(installed)]
+    return [sys.executable, "-P", "-m", "mautic_mcp.server"]
 
 
 def _preview(text: str, limit: int = 1200) -> str:

@@ -10,13 +10,14 @@ from typing import Any
 
 from mcp.types import ListToolsResult
 
-from mautic_mcp.server.config import Settings
+from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import resolve_connection
 from mautic_mcp.membrane.discovery import discover
-from mautic_mcp.membrane.client import LOGIN_COMMAND, Membrane, MembraneError
+from mautic_mcp.membrane.errors import LOGIN_COMMAND, ErrorCode, MembraneError
+from mautic_mcp.server.config import Settings
 from mautic_mcp.server.server import MauticServer, membrane_for
-from mautic_mcp.tools import proxy
-from mautic_mcp.tools.actions import ActionTool, Kind, build_action_tools
+from mautic_mcp.tools.registry import ToolRegistry, build_registry
+from mautic_mcp.tools.tool import Kind, ServerTool
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Doctor:
         self.membrane = membrane or membrane_for(settings)
         self.checks: list[Check] = []
         self.connection_id: str | None = None
-        self.tools: list[ActionTool] = []
+        self.registry: ToolRegistry | None = None
 
     async def run(self) -> list[Check]:
         steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
@@ -61,7 +62,7 @@ class Doctor:
         try:
             version = await self.membrane.version()
         except MembraneError as error:
-            if error.code in {"cli_not_found", "node_not_found", "cli_not_runnable"}:
+            if error.code in {ErrorCode.CLI_NOT_FOUND, ErrorCode.NODE_NOT_FOUND, ErrorCode.CLI_NOT_RUNNABLE}:
                 raise
             version = "version unknown"
         return f"{' '.join(self.membrane.runner.command)} ({version})"
@@ -70,14 +71,16 @@ class Doctor:
         try:
             status = await self.membrane.status()
         except MembraneError as error:
-            if error.code != "not_logged_in":
+            if error.code is not ErrorCode.NOT_LOGGED_IN:
                 return "status unknown; the connection check below tells"
             raise
         if isinstance(status, dict):
             flag = next((status[k] for k in ("loggedIn", "authenticated", "isLoggedIn") if k in status), None)
             if flag is False:
                 raise MembraneError(
-                    "not_logged_in", "The Membrane CLI is not logged in.", f"Run `{LOGIN_COMMAND}`, then try again."
+                    ErrorCode.NOT_LOGGED_IN,
+                    "The Membrane CLI is not logged in.",
+                    f"Run `{LOGIN_COMMAND}`, then try again.",
                 )
             workspace = status.get("workspace")
             if isinstance(workspace, dict) and (workspace.get("name") or workspace.get("key")):
@@ -91,7 +94,7 @@ class Doctor:
     async def _discovery(self) -> str:
         assert self.connection_id is not None
         found = await discover(self.membrane, self.connection_id, self.settings.intents, self.settings.limit)
-        self.tools = build_action_tools(found.actions, read_only=self.settings.read_only)
+        self.registry = build_registry(found.actions, read_only=self.settings.read_only)
         counts = ", ".join(
             f"{intent}: {found.counts[intent]}" for intent in self.settings.intents if intent in found.counts
         )
@@ -99,22 +102,27 @@ class Doctor:
         if not found.actions:
             first = next(iter(found.failures.values()), None)
             raise MembraneError(
-                "no_actions",
+                ErrorCode.NO_ACTIONS,
                 "Discovery found no actions" + (f" ({failed})." if failed else "."),
                 first.fix if first else "Try broader intents with --intent, or check the connection in Membrane.",
             )
-        summary = f"{len(self.tools)} tools from {len(found.actions)} actions ({counts})"
+        summary = f"{len(self.registry)} tools from {len(found.actions)} actions ({counts})"
         return summary + (f"; failed intents: {failed}" if failed else "")
 
     async def _read_call(self) -> str:
-        assert self.connection_id is not None
-        tool = next((t for t in self.tools if t.kind is Kind.READ and not t.required), None)
+        """Run one read that needs no arguments, through the same tool a client would call."""
+        assert self.connection_id is not None and self.registry is not None
+        tool = next((t for t in self.registry if t.kind is Kind.READ and not required(t)), None)
         if tool is None:
             await self.membrane.request(self.connection_id, "/api/contacts", method="GET", query=[("limit", "1")])
             return "GET /api/contacts answered"
         arguments = {"limit": 1} if "limit" in tool.tool.input_schema.get("properties", {}) else {}
-        await self.membrane.run_action(tool.action_id, self.connection_id, arguments)
+        await tool.run(self.membrane, self.connection_id, tool.validate(arguments))
         return f"{tool.name} answered"
+
+
+def required(tool: ServerTool[Any]) -> list[str]:
+    return list(tool.tool.input_schema.get("required", []))
 
 
 async def run_doctor(settings: Settings, as_json: bool) -> int:
@@ -140,16 +148,16 @@ async def print_tools(settings: Settings, as_json: bool) -> int:
     app = MauticServer(settings)
     await app.start()
     if app.problem is not None:
-        print(f"mautic-mcp: only proxy_request is available: {app.problem.message}", file=sys.stderr)
+        available = ", ".join(tool.name for tool in app.registry)
+        print(f"mautic-mcp: only these tools are available ({available}): {app.problem.message}", file=sys.stderr)
     if as_json:
         print(json.dumps(tools_payload(app), indent=2, ensure_ascii=False))
         return 0 if app.problem is None else 1
-    rows = [(t.name, t.kind.value, ", ".join(t.required) or "-") for t in app.action_tools.values()]
-    rows.append((proxy.NAME, "read" if settings.read_only else "any", "path"))
+    rows = [(t.name, t.kind.value, ", ".join(required(t)) or "-") for t in app.registry]
     width = max(len(name) for name, _, _ in rows)
     print(f"{'TOOL'.ljust(width)}  {'KIND'.ljust(11)}  REQUIRED")
-    for name, kind, required in rows:
-        print(f"{name.ljust(width)}  {kind.ljust(11)}  {required}")
+    for name, kind, needs in rows:
+        print(f"{name.ljust(width)}  {kind.ljust(11)}  {needs}")
     mode = "read-only" if settings.read_only else "read-write"
     print(f"{len(rows)} tools ({mode})")
     return 0 if app.problem is None else 1

@@ -29,15 +29,16 @@ from mcp.types import (
     Tool,
 )
 
-from mautic_mcp.server import __version__
-from mautic_mcp.server.config import Settings
+from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import resolve_connection
 from mautic_mcp.membrane.discovery import Discovery, discover
-from mautic_mcp.membrane.client import Membrane, MembraneError
+from mautic_mcp.membrane.errors import ErrorCode, MembraneError
 from mautic_mcp.membrane.runner import Runner
-from mautic_mcp.tools import proxy
-from mautic_mcp.tools.actions import ActionTool, build_action_tools
+from mautic_mcp.server import __version__
+from mautic_mcp.server.config import Settings
+from mautic_mcp.tools.registry import ToolRegistry, build_registry
 from mautic_mcp.tools.results import error_result
+from mautic_mcp.tools.tool import call_tool
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,11 @@ class MauticServer:
         self.connection_id: str | None = None
         self.problem: MembraneError | None = None
         self.discovery = Discovery()
-        self.action_tools: dict[str, ActionTool] = {}
+        self.registry: ToolRegistry = build_registry([], read_only=settings.read_only)
         self._ready = anyio.Event()
         self._lock = anyio.Lock()
         self._last_attempt = float("-inf")
         self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
-        self.proxy_tool = proxy.tool(read_only=settings.read_only)
 
     async def start(self) -> None:
         """Find the connection and discover the tools; the server serves whatever comes of it."""
@@ -83,13 +83,12 @@ class MauticServer:
             log.warning("no usable Mautic connection: %s", error.message)
             return
         self.discovery = await discover(self.membrane, connection_id, self.settings.intents, self.settings.limit)
-        tools = build_action_tools(self.discovery.actions, read_only=self.settings.read_only)
-        self.action_tools = {tool.name: tool for tool in tools}
+        self.registry = build_registry(self.discovery.actions, read_only=self.settings.read_only)
         self.connection_id, self.problem = connection_id, None
         log.info(
             "connection %s: %d tools from %d intents (%d failed)",
             connection_id,
-            len(tools),
+            len(self.registry),
             len(self.settings.intents),
             len(self.discovery.failures),
         )
@@ -99,10 +98,10 @@ class MauticServer:
             await self._ready.wait()
 
     def tools(self) -> list[Tool]:
-        return [tool.tool for tool in self.action_tools.values()] + [self.proxy_tool]
+        return self.registry.listing()
 
     def _needs_setup(self) -> bool:
-        return self.connection_id is None or (not self.action_tools and bool(self.discovery.failures))
+        return self.connection_id is None or (not self.discovery.actions and bool(self.discovery.failures))
 
     async def retry_setup(self) -> None:
         """Look again (at most every few seconds) while start-up found no connection or no actions at all.
@@ -121,30 +120,28 @@ class MauticServer:
         """The connection id, or the MembraneError that says why there is none and how to fix it."""
         await self.retry_setup()
         if self.connection_id is None:
-            raise self.problem or MembraneError("no_connection", "No Mautic connection is available.")
+            raise self.problem or MembraneError(ErrorCode.NO_CONNECTION, "No Mautic connection is available.")
         return self.connection_id
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
         await self.wait_ready()
-        if name != proxy.NAME and name not in self.action_tools:
+        tool = self.registry.get(name)
+        if tool is None:
             await self.retry_setup()
-        if name != proxy.NAME and name not in self.action_tools:
+            tool = self.registry.get(name)
+        if tool is None:
             if self.connection_id is None and self.problem is not None:
                 return error_result(f"{name} is not available: {self.problem.message}")
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Unknown tool: {name!r}. Call tools/list for the available tools.",
             )
-        if name == proxy.NAME:
-            return await proxy.call(
-                self.membrane,
-                self.connection,
-                arguments,
-                read_only=self.settings.read_only,
-                max_chars=self.settings.max_result_chars,
-            )
-        return await self.action_tools[name].call(
-            self.membrane, self.connection, arguments, self.settings.max_result_chars
+        return await call_tool(
+            tool,
+            arguments,
+            membrane=self.membrane,
+            connection=self.connection,
+            max_chars=self.settings.max_result_chars,
         )
 
 
@@ -181,7 +178,7 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
 
     async def call_tool(ctx: ServerRequestContext[MauticServer], params: CallToolRequestParams) -> CallToolResult:
-        before = len(app.action_tools)
+        before = app.registry
         try:
             result = await app.call_tool(params.name, params.arguments)
         except MCPError:
@@ -192,7 +189,7 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
                 f"{params.name} failed with an internal error in mautic-mcp (see the server log); "
                 "the server is still running. Try again, or use proxy_request."
             )
-        if len(app.action_tools) != before:
+        if app.registry is not before:
             await _notify_tools_changed(ctx)
         return result
 

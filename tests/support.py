@@ -14,6 +14,7 @@ from typing import Any
 
 from mautic_mcp.server.config import build_settings
 from mautic_mcp.server.server import MauticServer
+from mautic_mcp.tools.actions import ActionTool
 
 
 @dataclass
@@ -68,6 +69,11 @@ def mautic_mcp_argv(*args: str) -> list[str]:
 def sandbox_app(**flags: Any) -> MauticServer:
     """A server on the sandbox CLI with the given settings (flags as on the command line)."""
     return MauticServer(build_settings({"sandbox": True, **flags}, env={}))
+
+
+def action_tools(app: MauticServer) -> dict[str, ActionTool]:
+    """The server's action tools by name (every tool but `proxy_request`)."""
+    return {tool.name: tool for tool in app.registry if isinstance(tool, ActionTool)}
 
 
 # --- processes, as /proc shows them ---

@@ -7,7 +7,14 @@ import time
 import anyio
 import pytest
 
-from mautic_mcp.membrane.runner import ArgumentTooLarge, ExecutableNotFound, ExecutableNotRunnable, Runner, RunTimeout, describe_args
+from mautic_mcp.membrane.runner import (
+    ArgumentTooLarge,
+    ExecutableNotFound,
+    ExecutableNotRunnable,
+    Runner,
+    RunTimeout,
+    describe_args,
+)
 from tests.support import alive
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX here")

@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from mautic_mcp.membrane.client import MembraneError
 from mautic_mcp.server.server import build_server
-from tests.support import Sandbox, sandbox_app
+from tests.support import Sandbox, action_tools, sandbox_app
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -50,7 +50,7 @@ async def test_actions_are_deduplicated_across_intents(sandbox: Sandbox):
     app = sandbox_app(intents=["contacts", "contact", "list contacts"])
     async with Client(build_server(app)) as client:
         listed = await client.list_tools()
-        ids = [tool.action_id for tool in app.action_tools.values()]
+        ids = [tool.action_id for tool in action_tools(app).values()]
     assert len(listed.tools) == len(ids) + 1
     assert ids and len(ids) == len(set(ids))
 
@@ -141,7 +141,7 @@ async def test_read_only_mode_is_enforced(sandbox: Sandbox):
         post = await client.call_tool("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {}})
         assert post.is_error and "read-only" in text(post)
         assert not (await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})).is_error
-    assert all(t.kind.value == "read" for t in app.action_tools.values())
+    assert all(t.kind.value == "read" for t in action_tools(app).values())
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+
+from mautic_mcp.membrane.catalog import Action
 
 VALID_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_LENGTH = 64
@@ -24,16 +25,16 @@ def sanitize(text: str) -> str:
     return name[:MAX_LENGTH].rstrip("_-") or "action"
 
 
-def base_name(action: Mapping[str, Any]) -> str:
-    key = str(action.get("key") or "")
+def base_name(action: Action) -> str:
+    key = action.key
     if VALID_NAME.match(key):
         return key
     if key.strip():
         return sanitize(key)
-    return sanitize(str(action.get("name") or action.get("id") or "action").lower())
+    return sanitize((action.name or action.id or "action").lower())
 
 
-def assign_names(actions: Sequence[Mapping[str, Any]], reserved: Iterable[str] = ()) -> list[str]:
+def assign_names(actions: Sequence[Action], reserved: Iterable[str] = ()) -> list[str]:
     """One unique valid name per action, in order.
 
     Exact keys are served first so a sanitized name can never take a real key's
@@ -43,12 +44,12 @@ def assign_names(actions: Sequence[Mapping[str, Any]], reserved: Iterable[str] =
     taken = set(reserved)
     bases = [base_name(action) for action in actions]
     names: list[str | None] = [None] * len(actions)
-    exact = [i for i, a in enumerate(actions) if bases[i] == str(a.get("key") or "")]
+    exact = [i for i, a in enumerate(actions) if bases[i] == a.key]
     rest = [i for i in range(len(actions)) if i not in set(exact)]
     for index in exact + rest:
         name = bases[index]
         if name in taken:
-            name = _with_suffix(name, str(actions[index].get("id") or index), taken)
+            name = _with_suffix(name, actions[index].id or str(index), taken)
         taken.add(name)
         names[index] = name
     return [name for name in names if name is not None]

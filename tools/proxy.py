@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from mcp.types import CallToolResult, Tool, ToolAnnotations
+from mcp.types import Tool, ToolAnnotations
 
-from mautic_mcp.membrane.client import Membrane, MembraneError
-from mautic_mcp.tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
+from mautic_mcp.membrane.client import Membrane
+from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.schema import ArgumentsValidator
+from mautic_mcp.tools.tool import InvalidArguments, Kind
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -74,12 +75,10 @@ DESCRIPTION = (
 _VALIDATOR = ArgumentsValidator(INPUT_SCHEMA)
 
 
-class InvalidRequest(ValueError):
-    """A request refused before it reaches Membrane."""
-
-
 @dataclass(frozen=True)
 class ProxyCall:
+    """A checked request, ready for `membrane request`."""
+
     method: Method
     path: str
     query: tuple[tuple[str, str], ...]
@@ -88,7 +87,40 @@ class ProxyCall:
     json_body: bool
 
 
-def tool(*, read_only: bool) -> Tool:
+class ProxyTool:
+    """`proxy_request` as a tool; read-only mode narrows it to GET in its schema and in its checks."""
+
+    def __init__(self, *, read_only: bool) -> None:
+        self.read_only = read_only
+        self.tool = _tool(read_only=read_only)
+        self.kind = Kind.READ if read_only else Kind.DESTRUCTIVE
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def validate(self, arguments: Mapping[str, Any]) -> ProxyCall:
+        return parse(arguments, read_only=self.read_only)
+
+    async def run(self, membrane: Membrane, connection_id: str, call: ProxyCall) -> Any:
+        return await membrane.request(
+            connection_id,
+            call.path,
+            method=call.method,
+            query=call.query,
+            headers=call.headers,
+            body=call.body,
+            json_body=call.json_body,
+        )
+
+    def failure(self, call: ProxyCall, error: MembraneError) -> str:
+        text = f"{NAME} {call.method} {call.path} failed: {error.message}"
+        if call.method != "GET":
+            text += error.after_write("a GET")
+        return text
+
+
+def _tool(*, read_only: bool) -> Tool:
     schema = INPUT_SCHEMA
     description = DESCRIPTION
     if read_only:
@@ -121,13 +153,15 @@ def tool(*, read_only: bool) -> Tool:
 
 
 def parse(arguments: Any, *, read_only: bool) -> ProxyCall:
-    """Check the arguments and the safety rules; raise InvalidRequest naming what is wrong."""
+    """Check the arguments and the safety rules; raise InvalidArguments naming what is wrong."""
     problems = _VALIDATOR.errors(arguments)
     if problems:
-        raise InvalidRequest("; ".join(problems))
+        raise InvalidArguments("; ".join(problems))
     method = str(arguments.get("method", "GET")).upper()
     if read_only and method != "GET":
-        raise InvalidRequest(f"'method': this server runs in read-only mode and sends GET requests only, not {method}")
+        raise InvalidArguments(
+            f"'method': this server runs in read-only mode and sends GET requests only, not {method}"
+        )
     path, path_query = _split_path(arguments["path"])
     query = path_query + _query_pairs(arguments.get("query") or {})
     headers = _headers(arguments.get("headers") or {})
@@ -137,28 +171,28 @@ def parse(arguments: Any, *, read_only: bool) -> ProxyCall:
 
 def _split_path(raw: str) -> tuple[str, list[tuple[str, str]]]:
     if CONTROL.search(raw):
-        raise InvalidRequest("'path': control characters (including CR/LF) are not allowed")
+        raise InvalidArguments("'path': control characters (including CR/LF) are not allowed")
     if "\\" in raw:
-        raise InvalidRequest("'path': backslashes are not allowed")
+        raise InvalidArguments("'path': backslashes are not allowed")
     if "#" in raw:
-        raise InvalidRequest("'path': a fragment ('#') is not allowed")
+        raise InvalidArguments("'path': a fragment ('#') is not allowed")
     path, _, query_text = raw.partition("?")
     lowered = path.lower()
     if "://" in path or lowered.startswith("//") or re.match(r"^[a-z][a-z0-9+.-]*:", lowered):
-        raise InvalidRequest("'path': must be a path within the Mautic API such as /api/contacts, not a URL or host")
+        raise InvalidArguments("'path': must be a path within the Mautic API such as /api/contacts, not a URL or host")
     decoded = path
     for _ in range(3):
         decoded = unquote(decoded)
     if any(segment in {"..", "."} for segment in re.split(r"[/\\]", decoded)) or CONTROL.search(decoded):
-        raise InvalidRequest("'path': '.' and '..' segments (also percent-encoded) are not allowed")
+        raise InvalidArguments("'path': '.' and '..' segments (also percent-encoded) are not allowed")
     if "\\" in decoded or "//" in decoded or "?" in decoded or "#" in decoded:
-        raise InvalidRequest("'path': encoded '/', '\\', '?' or '#' are not allowed")
+        raise InvalidArguments("'path': encoded '/', '\\', '?' or '#' are not allowed")
     if not path.startswith(API_PREFIX):
-        raise InvalidRequest("'path': must start with /api/, e.g. /api/contacts or /api/segments/3")
+        raise InvalidArguments("'path': must start with /api/, e.g. /api/contacts or /api/segments/3")
     pairs = parse_qsl(query_text, keep_blank_values=True) if query_text else []
     for key, value in pairs:
         if CONTROL.search(key) or CONTROL.search(value):
-            raise InvalidRequest("'path': control characters in the query string are not allowed")
+            raise InvalidArguments("'path': control characters in the query string are not allowed")
     return path, pairs
 
 
@@ -166,11 +200,11 @@ def _query_pairs(query: dict[str, Any]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for key, value in query.items():
         if not key or CONTROL.search(key) or "=" in key:
-            raise InvalidRequest(f"'query': the key {json.dumps(key)[:80]} is not allowed")
+            raise InvalidArguments(f"'query': the key {json.dumps(key)[:80]} is not allowed")
         for item in value if isinstance(value, list) else [value]:
             text = _scalar_text(item)
             if CONTROL.search(text):
-                raise InvalidRequest(f"'query.{key}': control characters (including CR/LF) are not allowed")
+                raise InvalidArguments(f"'query.{key}': control characters (including CR/LF) are not allowed")
             pairs.append((key, text))
     return pairs
 
@@ -185,11 +219,11 @@ def _headers(headers: dict[str, str]) -> list[tuple[str, str]]:
     result = []
     for name, value in headers.items():
         if not HEADER_NAME.match(name):
-            raise InvalidRequest(f"'headers': {json.dumps(name)[:80]} is not a valid header name")
+            raise InvalidArguments(f"'headers': {json.dumps(name)[:80]} is not a valid header name")
         if name.lower() in FORBIDDEN_HEADERS:
-            raise InvalidRequest(f"'headers.{name}': this header is set by Membrane and cannot be overridden")
+            raise InvalidArguments(f"'headers.{name}': this header is set by Membrane and cannot be overridden")
         if CONTROL.search(value.replace("\t", "")):
-            raise InvalidRequest(f"'headers.{name}': control characters (including CR/LF) are not allowed")
+            raise InvalidArguments(f"'headers.{name}': control characters (including CR/LF) are not allowed")
         result.append((name, value))
     return result
 
@@ -198,7 +232,7 @@ def _body(body: Any, method: str) -> tuple[str | None, bool]:
     if body is None:
         return None, True
     if method == "GET":
-        raise InvalidRequest("'body': a GET request has no body; put parameters in 'query'")
+        raise InvalidArguments("'body': a GET request has no body; put parameters in 'query'")
     if isinstance(body, str):
         try:
             json.loads(body)
@@ -206,40 +240,3 @@ def _body(body: Any, method: str) -> tuple[str | None, bool]:
             return body, False
         return body, True
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")), True
-
-
-async def call(
-    membrane: Membrane,
-    connection: Callable[[], Awaitable[str]],
-    arguments: Any,
-    *,
-    read_only: bool,
-    max_chars: int,
-) -> CallToolResult:
-    """Check the request, then get the connection, then send: a refused request never starts a process."""
-    try:
-        request = parse({} if arguments is None else arguments, read_only=read_only)
-    except InvalidRequest as problem:
-        return invalid_arguments(NAME, str(problem))
-    try:
-        connection_id = await connection()
-    except MembraneError as error:
-        return not_connected(NAME, error)
-    try:
-        answer = await membrane.request(
-            connection_id,
-            request.path,
-            method=request.method,
-            query=request.query,
-            headers=request.headers,
-            body=request.body,
-            json_body=request.json_body,
-        )
-    except MembraneError as error:
-        text = f"{NAME} {request.method} {request.path} failed: {error.message}"
-        if request.method != "GET":
-            text += error.after_write("a GET")
-        return error_result(text)
-    if isinstance(answer, str):
-        return text_result(answer, max_chars)
-    return json_result(answer, max_chars)

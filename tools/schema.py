@@ -177,11 +177,13 @@ class ArgumentsValidator:
         where = _field(error.absolute_path)
         instance = error.instance
         kind = error.validator
+        expected: Any = error.validator_value
         if kind == "required" and isinstance(instance, dict):
-            missing = [name for name in error.validator_value if name not in instance]
+            missing = [name for name in expected if name not in instance]
             return "; ".join(f"{_field([*error.absolute_path, m])}: required field is missing" for m in missing)
         if kind == "additionalProperties" and isinstance(instance, dict):
-            accepted = sorted((error.schema.get("properties") or {}).keys())
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            accepted = sorted((schema.get("properties") or {}).keys())
             unknown = sorted(k for k in instance if k not in accepted)
             scope = f" in {where}" if error.absolute_path else ""
             return (
@@ -189,11 +191,10 @@ class ArgumentsValidator:
                 f"accepted fields: {', '.join(accepted) or 'none'}"
             )
         if kind == "type":
-            expected = error.validator_value
             expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
             return f"{where}: expected {expected_text}, got {_json_type(instance)}"
         if kind == "enum":
-            options = ", ".join(json.dumps(v) for v in error.validator_value)
+            options = ", ".join(json.dumps(v) for v in expected)
             return f"{where}: must be one of {_cut(options)}"
         if kind == "const":
             return f"{where}: must be {_cut(json.dumps(error.validator_value))}"

@@ -31,7 +31,7 @@ from tests.hardening.helpers import (
     served,
     text,
 )
-from tests.support import Sandbox
+from tests.support import Sandbox, action_tools
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PROXY = "proxy_request"
@@ -322,7 +322,7 @@ def test_a_malformed_request_does_not_log_its_secrets(tmp_path: Path, seeded_db:
 
 
 def test_read_only_lists_no_write_tool(server: Served, read_only: Served):
-    every = server.app.action_tools
+    every = action_tools(server.app)
     writes = {name for name, tool in every.items() if tool.kind.value != "read"}
     reads = set(every) - writes
     assert {"create-contact", "delete-contact", "update-company", "send-email-to-contact"} <= writes
@@ -337,10 +337,10 @@ def test_read_only_lists_no_write_tool(server: Served, read_only: Served):
 
 def test_read_only_refuses_every_write_tool_by_name(server: Served, read_only: Served):
     before = log_lines(read_only.box)
-    for name, tool in server.app.action_tools.items():
+    for name, tool in action_tools(server.app).items():
         if tool.kind.value == "read":
             continue
-        arguments = {field: 1 for field in tool.required}
+        arguments = {field: 1 for field in tool.tool.input_schema.get("required", [])}
         if "email" in arguments:
             arguments["email"] = "ro@example.org"
         if "name" in arguments:
@@ -374,7 +374,7 @@ def test_read_only_log_shows_no_write_at_all(server: Served, read_only: Served):
     """After everything above and a few good reads, the CLI saw reads only."""
     assert not read_only.call(PROXY, {"path": "/api/contacts", "query": {"limit": 1}}).is_error
     assert not read_only.call("get-contact", {"id": 1}).is_error
-    read_ids = {tool.action_id for tool in server.app.action_tools.values() if tool.kind.value == "read"}
+    read_ids = {tool.action_id for tool in action_tools(server.app).values() if tool.kind.value == "read"}
     runs = read_only.box.commands()
     assert runs
     for argv in runs:

@@ -30,6 +30,7 @@ from tests.hardening.helpers import (
     served,
     text,
 )
+from tests.support import action_tools
 
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PROXY = "proxy_request"
@@ -416,7 +417,7 @@ def test_values_starting_with_dashes_are_data(server: Served):
         runs = new_invocations(server.box, before)
         assert len(runs) == 1, runs
         argv = runs[0]["argv"]
-        action_id = server.app.action_tools[name].action_id
+        action_id = action_tools(server.app)[name].action_id
         payload = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
         assert_one_entry_each(
             argv, ["action", "run", action_id, f"--connectionId={CONNECTION}", f"--input={payload}", "--json"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.hardening.helpers import Served, app_on, make_sandbox, sandbox_cli, served, text, wait_all_gone
-from tests.support import Sandbox
+from tests.support import Sandbox, action_tools
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="/proc checks")
 
@@ -113,7 +113,7 @@ def test_failed_proxy_post_runs_once_and_says_what_is_known(server: Served, box:
     ],
 )
 def test_every_kind_of_write_is_tried_once(server: Served, box: Sandbox, name: str, arguments: dict[str, Any]):
-    action_id = server.app.action_tools[name].action_id
+    action_id = action_tools(server.app)[name].action_id
     before = len(runs_carrying(box, action_id, ["action", "run", action_id]))
     box.set(fault="crash", fault_on="action run")
     message = text(server.call(name, arguments))
@@ -124,7 +124,7 @@ def test_every_kind_of_write_is_tried_once(server: Served, box: Sandbox, name: s
 
 def test_reads_are_not_retried_either(server: Served, box: Sandbox):
     box.set(fault="crash", fault_on="action run")
-    action_id = server.app.action_tools["get-contact"].action_id
+    action_id = action_tools(server.app)["get-contact"].action_id
     before = len(runs_carrying(box, action_id, ["action", "run", action_id]))
     message = text(server.call("get-contact", {"id": 1}))
     assert "SIGKILL" in message and UNKNOWN not in message, "a read changes nothing, so nothing is unknown"

@@ -1,0 +1,86 @@
+"""What every tool of this server is, and the one way a call to any of them runs.
+
+A tool checks its arguments into a prepared call, runs that call through the
+Membrane client, and words its own failures. `call_tool` holds the order every
+call follows: validate → connection → run → shape. A call that fails validation
+never asks for the connection, so a bad call never starts a process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from mcp.types import CallToolResult, Tool
+
+from mautic_mcp.membrane.client import Membrane
+from mautic_mcp.membrane.errors import MembraneError
+from mautic_mcp.tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
+
+CallT = TypeVar("CallT")
+
+
+class Kind(StrEnum):
+    """What a tool can do to the data: its MCP hints and read-only mode follow from this."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+
+
+class InvalidArguments(ValueError):
+    """Arguments refused before anything is sent; the message names each field and what it expects."""
+
+
+class ServerTool(Protocol[CallT]):
+    """One MCP tool backed by the Membrane CLI."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tool(self) -> Tool:
+        """The MCP `Tool` that `tools/list` advertises."""
+        ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    def validate(self, arguments: Mapping[str, Any]) -> CallT:
+        """The prepared call, or InvalidArguments saying what is wrong."""
+        ...
+
+    async def run(self, membrane: Membrane, connection_id: str, call: CallT) -> Any:
+        """The answer: a JSON value, or text when the CLI printed no JSON."""
+        ...
+
+    def failure(self, call: CallT, error: MembraneError) -> str:
+        """The message for a failed run: what failed, what to do, and for a write whether it was made."""
+        ...
+
+
+async def call_tool(
+    tool: ServerTool[Any],
+    arguments: Mapping[str, Any] | None,
+    *,
+    membrane: Membrane,
+    connection: Callable[[], Awaitable[str]],
+    max_chars: int,
+) -> CallToolResult:
+    """Validate, then get the connection, then run, then shape the answer to fit `max_chars`."""
+    try:
+        call = tool.validate({} if arguments is None else arguments)
+    except InvalidArguments as problem:
+        return invalid_arguments(tool.name, str(problem))
+    try:
+        connection_id = await connection()
+    except MembraneError as error:
+        return not_connected(tool.name, error)
+    try:
+        answer = await tool.run(membrane, connection_id, call)
+    except MembraneError as error:
+        return error_result(tool.failure(call, error))
+    if isinstance(answer, str):
+        return text_result(answer, max_chars)
+    return json_result(answer, max_chars)
