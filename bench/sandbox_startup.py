@@ -1,9 +1,9 @@
 """Start-up cost of the sandbox CLI: every `membrane` call is a new process, so this is what a tool call pays.
 
-Runs each command N times through `python -m sandbox` and through the installed `membrane-sandbox` script,
-and prints the median and p90 wall time and the ratio to a bare `python -c pass`. The sandbox package's
+Runs each command N times through `python -m mautic_mcp.sandbox` and through the installed `membrane-sandbox`
+script, and prints the median and p90 wall time and the ratio to a bare `python -c pass`. The sandbox package's
 bytecode is compiled first, as an installed wheel would have it (PYTHONDONTWRITEBYTECODE would otherwise
-make every run compile from source).
+make every run compile from source). Both need the project installed (`pip install -e .`).
 
     python bench/sandbox_startup.py [-n 30]
 """
@@ -66,11 +66,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
         env["MEMBRANE_SANDBOX_DB"] = str(Path(tmp) / "sandbox.db")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-        subprocess.run([sys.executable, "-m", "mautic_mcp.sandbox", "reset"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "mautic_mcp.sandbox", "reset"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
         labels = [("python -c pass", "")]
         cases = [[sys.executable, "-c", "pass"]]
-        launchers = [("python -m sandbox", [sys.executable, "-m", "mautic_mcp.sandbox"])]
+        launchers = [("python -m mautic_mcp.sandbox", [sys.executable, "-m", "mautic_mcp.sandbox"])]
         script = shutil.which("membrane-sandbox")
         if script:
             launchers.append(("membrane-sandbox", [script]))
@@ -83,9 +84,9 @@ def main() -> int:
         results = measure(cases, env, runs)
     base = results[0][0]
     print(f"{runs} runs each, {sys.executable} ({sys.version.split()[0]}), {os.cpu_count()} CPUs\n")
-    print(f"{'command':<26} {'via':<18} {'median ms':>9} {'p90 ms':>8} {'ratio':>6}")
+    print(f"{'command':<26} {'via':<28} {'median ms':>9} {'p90 ms':>8} {'ratio':>6}")
     for (name, launcher), (median, p90) in zip(labels, results, strict=True):
-        print(f"{name:<26} {launcher:<18} {median:>9.1f} {p90:>8.1f} {median / base:>6.2f}")
+        print(f"{name:<26} {launcher:<28} {median:>9.1f} {p90:>8.1f} {median / base:>6.2f}")
     return 0
 
 

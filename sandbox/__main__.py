@@ -1,4 +1,4 @@
-"""Allows `python -m sandbox`, with the same argv as `membrane`."""
+"""Allows `python -m mautic_mcp.sandbox`, with the same argv as `membrane`."""
 
 from mautic_mcp.sandbox.cli import main
 

@@ -4,21 +4,22 @@ Membrane-style output, through the same emulation `request` uses, so the two alw
 
 from __future__ import annotations
 
-from mautic_mcp.sandbox import mautic
-from mautic_mcp.sandbox.catalog import COMPANY_FIELDS, SINGULAR
-from mautic_mcp.sandbox.errors import MembraneError
+from mautic_mcp.sandbox.catalog import COMPANY_FIELD_ALIASES, SINGULAR
+from mautic_mcp.sandbox.errors import CliError
+from mautic_mcp.sandbox.routing import handle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from mautic_mcp.sandbox.store import Store
 
-MAUTIC_COMPANY = {alias: friendly for friendly, alias in COMPANY_FIELDS.items()}
+MAUTIC_COMPANY = {alias: friendly for friendly, alias in COMPANY_FIELD_ALIASES.items()}
 
 
-def _invalid(message: str, data: Any = None) -> MembraneError:
-    return MembraneError("action_run", "invalid_input", message, data)
+def _invalid(message: str, data: Any = None) -> CliError:
+    return CliError("action_run", "invalid_input", message, data)
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -150,25 +151,25 @@ def _start(cursor: str) -> int:
         raise _invalid(f"Input 'cursor' is not a cursor this action returned: {cursor!r}.") from None
 
 
-class Runner:
-    """Runs one action against the store."""
+class ActionRunner:
+    """Runs catalog actions against the store, through the Mautic API emulation."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def call(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
-        status, response = mautic.handle(self.store, method, path, query or {}, body)
+        """One Mautic API call; a failure becomes the `external_api_error` Membrane reports."""
+        status, response = handle(self.store, method, path, query or {}, body)
         if status >= 400:
             errors = response.get("errors") if isinstance(response, dict) else None
             message = errors[0].get("message") if errors else f"Mautic API responded with status {status}"
-            raise MembraneError(
-                "action_run", "external_api_error", str(message), {"status": status, "response": response}
-            )
+            raise CliError("action_run", "external_api_error", str(message), {"status": status, "response": response})
         return response
 
     def run(self, spec: dict[str, Any], given: Any) -> Any:
+        """The action's output for `given`, after checking it against the action's input schema."""
         data = validate(spec, given)
-        return getattr(self, "_" + spec["op"].replace("-", "_"))(spec, data)
+        return OPERATIONS[spec["op"]](self, spec, data)
 
     def _page(self, area: str, query: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         start = _start(data["cursor"]) if data.get("cursor") else int(data.get("start") or 0)
@@ -190,7 +191,7 @@ class Runner:
         query: dict[str, Any] = {"search": " ".join(search)}
         if data.get("orderBy"):
             column = data["orderBy"]
-            query["orderBy"] = COMPANY_FIELDS.get(column, column) if area == "companies" else column
+            query["orderBy"] = COMPANY_FIELD_ALIASES.get(column, column) if area == "companies" else column
             query["orderByDir"] = str(data.get("orderByDir") or "asc").upper()
         if data.get("publishedOnly"):
             query["published"] = 1
@@ -212,7 +213,7 @@ class Runner:
         if area == "companies":
             address = body.pop("address", None) or {}
             body.update(address)
-            body = {COMPANY_FIELDS.get(k, k): v for k, v in body.items()}
+            body = {COMPANY_FIELD_ALIASES.get(k, k): v for k, v in body.items()}
         elif area == "notes":
             body["lead"] = body.pop("contactId", None)
         return body
@@ -249,3 +250,18 @@ class Runner:
         body = self.call("GET", f"/api/contacts/{data['contactId']}/{entity}")
         records = [flatten(entity, r) for r in _rows(body, "lists" if entity == "segments" else entity)]
         return {"records": records, "total": len(records)}
+
+
+# catalog `op` -> what runs it
+OPERATIONS: dict[str, Callable[[ActionRunner, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+    "list": ActionRunner._list,
+    "search-email": ActionRunner._search_email,
+    "find-by-tag": ActionRunner._find_by_tag,
+    "get": ActionRunner._get,
+    "create": ActionRunner._create,
+    "update": ActionRunner._update,
+    "delete": ActionRunner._delete,
+    "relation": ActionRunner._relation,
+    "fields": ActionRunner._fields,
+    "contact-related": ActionRunner._contact_related,
+}

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Friendly action field -> Mautic company field alias.
-COMPANY_FIELDS = {
+COMPANY_FIELD_ALIASES = {
     "name": "companyname",
     "email": "companyemail",
     "phone": "companyphone",
@@ -113,7 +113,7 @@ RECORDS: dict[str, dict[str, Any]] = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "lastActive": {"type": ["string", "null"], "format": "date-time"}, **DATES,
     }),
-    "companies": _obj({"id": _int("Company ID"), **{k: _str(k) for k in COMPANY_FIELDS}, **DATES}),
+    "companies": _obj({"id": _int("Company ID"), **{k: _str(k) for k in COMPANY_FIELD_ALIASES}, **DATES}),
     "segments": _obj({"id": _int("Segment ID"), "name": _str("Name"), "alias": _str("Alias used in search"),
                       "description": _str("Description"), "isPublished": {"type": "boolean"},
                       "isGlobal": {"type": "boolean"}, **DATES}),
@@ -189,7 +189,7 @@ def _contact_input(require_email: bool) -> dict[str, Any]:
 
 
 def _company_input(for_update: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {k: _str(k[0].upper() + k[1:]) for k in COMPANY_FIELDS}
+    fields: dict[str, Any] = {k: _str(k[0].upper() + k[1:]) for k in COMPANY_FIELD_ALIASES}
     fields["numberOfEmployees"] = _int("Number of employees", minimum=0)
     fields["annualRevenue"] = {"type": "number", "minimum": 0, "description": "Annual revenue"}
     if not for_update:

@@ -131,7 +131,7 @@ def _main(argv: list[str], start: float) -> int:
         return 2
     as_json = args.flag("json")
     errors_on_stdout = as_json and command != "request"
-    from mautic_mcp.sandbox.errors import MembraneError
+    from mautic_mcp.sandbox.errors import CliError
 
     try:
         from mautic_mcp.sandbox.knobs import KnobError, load
@@ -139,14 +139,14 @@ def _main(argv: list[str], start: float) -> int:
         try:
             knobs = load()
         except KnobError as exc:
-            raise MembraneError("internal", "invalid_knob", str(exc)) from None
+            raise CliError("internal", "invalid_knob", str(exc)) from None
         fault = knobs.fault_for(command)
         if fault:
             early = _fault(fault, knobs, argv, start, as_json, command)
             if early is not None:
                 return early
         if knobs.state == "logged_out" and command not in NO_LOGIN_NEEDED:
-            raise MembraneError(
+            raise CliError(
                 "configuration",
                 "not_authenticated",
                 "Not logged in. Run `membrane login --tenant` to authenticate.",
@@ -168,7 +168,7 @@ def _main(argv: list[str], start: float) -> int:
             result = inflate(result, int(float(knobs.fault_arg)))
         _print(command, result, as_json or fault == "huge")
         return 0
-    except MembraneError as exc:
+    except CliError as exc:
         _error(exc.to_dict(), errors_on_stdout)
         return 1
     except Exception as exc:  # any failure becomes an `internal` error a caller can parse

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mautic_mcp.sandbox import workspace
-from mautic_mcp.sandbox.errors import MembraneError, bad_input, not_found
+from mautic_mcp.sandbox.errors import CliError, bad_input, not_found
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def run(command: str, args: Args, rest: list[str], state: str) -> Any:
         from mautic_mcp.sandbox import store
 
         return {"reset": True, "path": store.reset()}
-    raise MembraneError("internal", "internal_error", f"command {command} has no handler")
+    raise CliError("internal", "internal_error", f"command {command} has no handler")
 
 
 def _login(rest: list[str], state: str) -> dict[str, Any]:
@@ -182,10 +182,10 @@ def _action_run(id_or_key: str, args: Args, state: str) -> dict[str, Any]:
     workspace.usable_connection(state, args.value("connectionId"), args.value("connectionKey"))
     given = _parse_input(args.value("input"))
     spec = _find_action(id_or_key)
-    from mautic_mcp.sandbox.actions import Runner
+    from mautic_mcp.sandbox.actions import ActionRunner
     from mautic_mcp.sandbox.store import open_store
 
-    output = Runner(open_store()).run(spec, given)
+    output = ActionRunner(open_store()).run(spec, given)
     return {"output": output, "actionRunId": os.urandom(12).hex()}
 
 
@@ -208,10 +208,10 @@ def request(args: Args, rest: list[str], state: str) -> tuple[int, Any]:
         query[name] = value
     method = (args.value("method") or "GET").upper()
     body = _request_body(args)
-    from mautic_mcp.sandbox import mautic
+    from mautic_mcp.sandbox.routing import handle
     from mautic_mcp.sandbox.store import open_store
 
-    return mautic.handle(open_store(), method, path, query, body)
+    return handle(open_store(), method, path, query, body)
 
 
 def _request_body(args: Args) -> Any:

@@ -1,4 +1,4 @@
-"""The Membrane error object, the one failure shape the CLI prints for callers to parse."""
+"""The error object the simulated CLI prints: Membrane's one failure shape, for callers to parse."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class MembraneError(Exception):
-    """A failure reported as `{"type", "key", "message", "data"}`, like Membrane's API errors."""
+class CliError(Exception):
+    """A failure reported as `{"type", "key", "message", "data"}`, like Membrane's API errors.
+
+    Not named `MembraneError`: that is the real client's exception for such an object once it is parsed.
+    """
 
     def __init__(self, type_: str, key: str, message: str, data: Any = None) -> None:
         super().__init__(message)
@@ -25,11 +28,11 @@ class MembraneError(Exception):
         return out
 
 
-def bad_input(message: str, data: Any = None) -> MembraneError:
+def bad_input(message: str, data: Any = None) -> CliError:
     """A malformed argument from the caller (bad JSON, out-of-range limit, bad cursor)."""
-    return MembraneError("bad_request", "invalid_input", message, data)
+    return CliError("bad_request", "invalid_input", message, data)
 
 
-def not_found(message: str) -> MembraneError:
+def not_found(message: str) -> CliError:
     """An unknown connection, action or connector."""
-    return MembraneError("bad_request", "not_found", message)
+    return CliError("bad_request", "not_found", message)

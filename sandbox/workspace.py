@@ -6,7 +6,7 @@ state follows the `state` knob; nothing here is stored.
 
 from __future__ import annotations
 
-from mautic_mcp.sandbox.errors import MembraneError, not_found
+from mautic_mcp.sandbox.errors import CliError, not_found
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,14 +83,14 @@ def find_connection(state: str, connection_id: str | None, connection_key: str |
 def usable_connection(state: str, connection_id: str | None, connection_key: str | None = None) -> dict[str, Any]:
     """The connection, if actions and requests can run through it now; otherwise the error Membrane gives."""
     if not connection_id and not connection_key:
-        raise MembraneError(
+        raise CliError(
             "bad_request",
             "invalid_input",
             "No connection given. Pass --connectionId=<id> (see `membrane connection list`).",
         )
     item = find_connection(state, connection_id, connection_key)
     if state == "needs_reconnect":
-        raise MembraneError(
+        raise CliError(
             "connection",
             "access_token_expired",
             f"The access token for connection {item['id']} expired and could not be refreshed. "
@@ -98,7 +98,7 @@ def usable_connection(state: str, connection_id: str | None, connection_key: str
             {"connectionId": item["id"], "clientAction": item["clientAction"]},
         )
     if state == "defunct":
-        raise MembraneError(
+        raise CliError(
             "connection",
             "connection_is_defunct",
             f"Connection {item['id']} is defunct: The Mautic instance rejected the credentials. "

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mautic_mcp.sandbox import mautic, store
+from mautic_mcp.sandbox import store
+from mautic_mcp.sandbox.routing import handle
 from mautic_mcp.sandbox.store import Store
 
 
@@ -26,7 +27,7 @@ def box_db(tmp_path: Path, template_db: Path) -> Path:
 
 
 def get(db: Store, path: str, **query: object) -> tuple[int, dict]:
-    return mautic.handle(db, "GET", path, dict(query), None)
+    return handle(db, "GET", path, dict(query), None)
 
 
 def ids(body: dict, key: str = "contacts") -> list[int]:
@@ -88,47 +89,47 @@ def test_paging_and_ordering(db: Store) -> None:
 
 
 def test_contact_upsert_and_validation(db: Store) -> None:
-    status, body = mautic.handle(db, "POST", "/api/contacts/new", {}, {"email": "a@b.example", "tags": "x,y"})
+    status, body = handle(db, "POST", "/api/contacts/new", {}, {"email": "a@b.example", "tags": "x,y"})
     assert status == 201 and [t["tag"] for t in body["contact"]["tags"]] == ["x", "y"]
     new_id = body["contact"]["id"]
-    status, body = mautic.handle(db, "POST", "/api/contacts/new", {}, {"email": "A@B.example", "tags": ["-x", "z"]})
+    status, body = handle(db, "POST", "/api/contacts/new", {}, {"email": "A@B.example", "tags": ["-x", "z"]})
     assert status == 200 and body["contact"]["id"] == new_id
     assert [t["tag"] for t in body["contact"]["tags"]] == ["y", "z"]
-    assert mautic.handle(db, "POST", "/api/contacts/new", {}, {"firstname": "NoEmail"})[0] == 422
-    assert mautic.handle(db, "POST", "/api/contacts/new", {}, {"email": "a@b.example", "points": "lots"})[0] == 422
-    assert mautic.handle(db, "POST", "/api/contacts/new", {}, {"email": "c@d.example", "stage": 99})[0] == 422
-    assert mautic.handle(db, "POST", "/api/contacts/new", {}, ["not", "an", "object"])[0] == 400
+    assert handle(db, "POST", "/api/contacts/new", {}, {"firstname": "NoEmail"})[0] == 422
+    assert handle(db, "POST", "/api/contacts/new", {}, {"email": "a@b.example", "points": "lots"})[0] == 422
+    assert handle(db, "POST", "/api/contacts/new", {}, {"email": "c@d.example", "stage": 99})[0] == 422
+    assert handle(db, "POST", "/api/contacts/new", {}, ["not", "an", "object"])[0] == 400
     taken = get(db, "/api/contacts/1")[1]["contact"]["fields"]["all"]["email"]
-    status, body = mautic.handle(db, "PATCH", f"/api/contacts/{new_id}/edit", {}, {"email": taken})
+    status, body = handle(db, "PATCH", f"/api/contacts/{new_id}/edit", {}, {"email": taken})
     assert status == 422 and "email" in body["errors"][0]["details"]
 
 
 def test_company_upsert_by_name(db: Store) -> None:
-    status, body = mautic.handle(
+    status, body = handle(
         db, "POST", "/api/companies/new", {}, {"companyname": "acme analytics", "companycity": "Waco"}
     )
     assert status == 200 and body["company"]["id"] == 1 and body["company"]["fields"]["all"]["companycity"] == "Waco"
-    status, body = mautic.handle(db, "POST", "/api/companies/new", {}, {"companyname": "Brand New Co"})
+    status, body = handle(db, "POST", "/api/companies/new", {}, {"companyname": "Brand New Co"})
     assert status == 201 and body["company"]["fields"]["all"]["companyname"] == "Brand New Co"
 
 
 def test_other_entities_validate_required_fields(db: Store) -> None:
     for path in ("/api/segments/new", "/api/campaigns/new", "/api/emails/new", "/api/forms/new", "/api/stages/new",
                  "/api/assets/new", "/api/notes/new"):  # fmt: skip
-        status, body = mautic.handle(db, "POST", path, {}, {})
+        status, body = handle(db, "POST", path, {}, {})
         assert status == 422, path
         assert body["errors"][0]["code"] == 422 and body["errors"][0]["details"]
-    assert mautic.handle(db, "POST", "/api/notes/new", {}, {"text": "x", "lead": 99999})[0] == 422
-    status, body = mautic.handle(db, "POST", "/api/notes/new", {}, {"text": "Called", "contact": 4})
+    assert handle(db, "POST", "/api/notes/new", {}, {"text": "x", "lead": 99999})[0] == 422
+    status, body = handle(db, "POST", "/api/notes/new", {}, {"text": "Called", "contact": 4})
     assert status == 201 and body["note"]["lead"]["id"] == 4
-    status, _ = mautic.handle(db, "POST", "/api/segments/new", {}, {"name": "Hot Leads 2", "alias": "hot-leads"})
+    status, _ = handle(db, "POST", "/api/segments/new", {}, {"name": "Hot Leads 2", "alias": "hot-leads"})
     assert status == 422
 
 
 def test_deleting_a_contact_cascades(db: Store) -> None:
     note = next(iter(get(db, "/api/notes", limit=1)[1]["notes"].values()))
     contact_id = note["lead"]["id"]
-    status, body = mautic.handle(db, "DELETE", f"/api/contacts/{contact_id}/delete", {}, None)
+    status, body = handle(db, "DELETE", f"/api/contacts/{contact_id}/delete", {}, None)
     assert status == 200 and body["contact"]["id"] == contact_id
     assert get(db, f"/api/notes/{note['id']}")[0] == 404
     assert get(db, f"/api/contacts/{contact_id}/segments")[0] == 404
@@ -139,7 +140,7 @@ def test_deleting_a_contact_cascades(db: Store) -> None:
 def test_deleting_a_stage_clears_contacts(db: Store) -> None:
     staged = get(db, "/api/contacts", limit=0)[1]["contacts"]
     holder = next(c for c in staged.values() if c["stage"] and c["stage"]["id"] == 2)
-    assert mautic.handle(db, "DELETE", "/api/stages/2/delete", {}, None)[0] == 200
+    assert handle(db, "DELETE", "/api/stages/2/delete", {}, None)[0] == 200
     assert get(db, f"/api/contacts/{holder['id']}")[1]["contact"]["stage"] is None
 
 
@@ -147,13 +148,13 @@ def test_fields_endpoint(db: Store) -> None:
     status, body = get(db, "/api/fields/contact")
     assert status == 200 and "email" in {f["alias"] for f in body["fields"].values()}
     assert get(db, "/api/fields/company")[0] == 200
-    assert mautic.handle(db, "POST", "/api/fields/contact", {}, None)[0] == 405
+    assert handle(db, "POST", "/api/fields/contact", {}, None)[0] == 405
 
 
 def test_unpublished_email_cannot_be_sent(db: Store) -> None:
-    assert mautic.handle(db, "POST", "/api/emails/7/contact/1/send", {}, None)[0] == 400
-    assert mautic.handle(db, "POST", "/api/emails/1/contact/1/explode", {}, None)[0] == 404
-    assert mautic.handle(db, "GET", "/api/emails/1/contact/1/send", {}, None)[0] == 405
+    assert handle(db, "POST", "/api/emails/7/contact/1/send", {}, None)[0] == 400
+    assert handle(db, "POST", "/api/emails/1/contact/1/explode", {}, None)[0] == 404
+    assert handle(db, "GET", "/api/emails/1/contact/1/send", {}, None)[0] == 405
 
 
 def test_routing_edges(db: Store) -> None:
@@ -161,6 +162,6 @@ def test_routing_edges(db: Store) -> None:
     assert get(db, "/contacts")[0] == 404
     assert get(db, "/api")[0] == 404
     assert get(db, "/api/contacts/1/bogus")[0] == 404
-    assert mautic.handle(db, "POST", "/api/contacts", {}, None)[0] == 405
-    assert mautic.handle(db, "GET", "/api/contacts/1/edit", {}, None)[0] == 405
-    assert mautic.handle(db, "POST", "/api/contacts/1/delete", {}, None)[0] == 405
+    assert handle(db, "POST", "/api/contacts", {}, None)[0] == 405
+    assert handle(db, "GET", "/api/contacts/1/edit", {}, None)[0] == 405
+    assert handle(db, "POST", "/api/contacts/1/delete", {}, None)[0] == 405

@@ -137,9 +137,17 @@ def test_reset_replaces_a_changed_store(box: Box) -> None:
     assert box.action("get-company", {"id": 3})["id"] == 3
 
 
-def test_module_and_import_do_no_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "modules",
+    [
+        ("cli",),
+        ("actions", "commands", "catalog", "routing", "entities", "rendering", "search", "writes", "relations"),
+    ],
+)
+def test_module_and_import_do_no_work(tmp_path: Path, modules: tuple[str, ...]) -> None:
     heavy = ("sqlite3", "argparse", "typing", "platformdirs")
-    code = f"import sandbox.cli, sys; print([m for m in {heavy!r} if m in sys.modules])"
+    imports = ", ".join(f"mautic_mcp.sandbox.{name}" for name in modules)
+    code = f"import {imports}, sys; print([m for m in {heavy!r} if m in sys.modules])"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
     env["MEMBRANE_SANDBOX_DB"] = str(tmp_path / "never.db")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
