@@ -114,7 +114,7 @@ def test_demo_lists_and_calls(sandbox: Sandbox):
 
 def test_mcp_json_example_entries_start(sandbox: Sandbox):
     """The sandbox entry of mcp.json.example, with its command resolved here, serves tools."""
-    config = json.loads((Path(__file__).parent.parent / "mcp.json.example").read_text())
+    config = json.loads((Path(__file__).parents[2] / "mcp.json.example").read_text())
     servers = config["mcpServers"]
     assert set(servers) == {"mautic", "mautic-sandbox"}
     assert servers["mautic"]["env"]["MEMBRANE_BIN"]

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import mautic_mcp_argv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIENTS_DIR = REPO / "tests" / "clients"
 NODE_MODULES = CLIENTS_DIR / "node_modules"
 TS_SDK_CLIENT = CLIENTS_DIR / "ts_sdk_client.mjs"
