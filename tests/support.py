@@ -61,7 +61,7 @@ class Sandbox:
 
 
 def mautic_mcp_argv(*args: str) -> list[str]:
-    """The installed `mautic-mcp` with `args`, or the same program through `python -m server`."""
+    """The installed `mautic-mcp` with `args`, or the same program through `python -m mautic_mcp.server`."""
     command = shutil.which("mautic-mcp")
     return [command, *args] if command else [sys.executable, "-m", "mautic_mcp.server", *args]
 

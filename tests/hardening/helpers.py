@@ -169,7 +169,7 @@ def server_pids(box: Sandbox) -> list[int]:
         if pid == os.getpid():
             continue
         line = cmdline(pid)
-        if ("mautic-mcp" in line or " -m server" in line) and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(
+        if ("mautic-mcp" in line or " -m mautic_mcp.server" in line) and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(
             box.log
         ):
             found.append(pid)

@@ -73,7 +73,7 @@ def app_with_cli(box: Sandbox, program: str, **flags: Any) -> MauticServer:
 def shell_cli(path: Path) -> None:
     """A `membrane` that is the sandbox, as a shell script (not executable until chmod'ed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m sandbox "$@"\n')
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mautic_mcp.sandbox "$@"\n')
 
 
 def node_cli(path: Path) -> None:
