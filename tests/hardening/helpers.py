@@ -169,9 +169,8 @@ def server_pids(box: Sandbox) -> list[int]:
         if pid == os.getpid():
             continue
         line = cmdline(pid)
-        if ("mautic-mcp" in line or " -m mautic_mcp.server" in line) and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(
-            box.log
-        ):
+        is_server = "mautic-mcp" in line or " -m mautic_mcp.server" in line
+        if is_server and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(box.log):
             found.append(pid)
     return found
 
