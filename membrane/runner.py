@@ -68,12 +68,10 @@ class RunTimeout(RunError):
 class Completed:
     """What a finished process left: exit status and the kept part of its output."""
 
-    args: tuple[str, ...]
     returncode: int
     stdout: bytes
     stderr: bytes
     stdout_truncated: bool
-    elapsed: float
 
     @property
     def killed_by_signal(self) -> int | None:
@@ -133,7 +131,7 @@ class Runner:
         (stdout, truncated), (stderr, _) = outcome
         assert process.returncode is not None
         log.info("%s exited %s in %.2f s", describe_args(args), process.returncode, elapsed)
-        return Completed(tuple(args), process.returncode, stdout, stderr, truncated, elapsed)
+        return Completed(process.returncode, stdout, stderr, truncated)
 
     async def _spawn(self, argv: list[str]) -> Process:
         program = argv[0]
