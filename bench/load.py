@@ -123,7 +123,7 @@ def plan(count: int, seed: int) -> list[Call]:
                     raise AssertionError(f"page {ids} != {expected}")
 
             arguments = {"limit": limit, "start": start, "orderBy": "id", "orderByDir": "asc"}
-            calls.append(Call("list", "list-contacts", arguments, page, True))
+            calls.append(Call("list", "list_contacts", arguments, page, True))
         elif roll < 0.45:
             ident = rng.randrange(1, CONTACTS + 1)
 
@@ -131,21 +131,21 @@ def plan(count: int, seed: int) -> list[Call]:
                 if _payload(result)["id"] != ident:
                     raise AssertionError(f"asked for contact {ident}")
 
-            calls.append(Call("get", "get-contact", {"id": ident}, one, True))
+            calls.append(Call("get", "get_contact", {"id": ident}, one, True))
         elif roll < 0.60:
             bad = rng.choice([{"id": "seven"}, {"id": 0}, {}, {"id": 1, "colour": "red"}])
 
             def invalid(result: CallToolResult) -> None:
-                _error(result, "Invalid arguments for get-contact", "Nothing was sent to Mautic")
+                _error(result, "Invalid arguments for get_contact", "Nothing was sent to Mautic")
 
-            calls.append(Call("invalid", "get-contact", bad, invalid, False))
+            calls.append(Call("invalid", "get_contact", bad, invalid, False))
         elif roll < 0.70:
             missing = 900_000 + rng.randrange(1, 1000)
 
             def not_found(result: CallToolResult) -> None:
-                _error(result, "get-contact failed", "not found")
+                _error(result, "get_contact failed", "not found")
 
-            calls.append(Call("404", "get-contact", {"id": missing}, not_found, True))
+            calls.append(Call("404", "get_contact", {"id": missing}, not_found, True))
         elif roll < 0.90:
             ident = rng.randrange(1, CONTACTS + 1)
 

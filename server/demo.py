@@ -23,7 +23,7 @@ async def run_demo() -> int:
         print(f"Connected to {client.server_info.name if client.server_info else 'the server'} (sandbox data).")
         print(f"{len(listed.tools)} tools: " + ", ".join(tool.name for tool in listed.tools))
         for name, arguments in (
-            ("list-contacts", {"limit": 3}),
+            ("list_contacts", {"limit": 3}),
             ("proxy_request", {"method": "GET", "path": "/api/segments", "query": {"limit": 2}}),
         ):
             result = await client.call_tool(name, arguments)

@@ -3,40 +3,40 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.types import Tool, ToolAnnotations
+from mcp.types import Tool
 
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
-from mautic_mcp.tools.naming import assign_names
+from mautic_mcp.tools.naming import assign_names, snake_case
 from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
-from mautic_mcp.tools.tool import InvalidArguments, Kind
+from mautic_mcp.tools.tool import InvalidArguments, Kind, annotations
 
 MAX_DESCRIPTION = 1024
-READ_VERBS = frozenset({"list", "get", "search", "find", "read", "fetch", "query", "count", "lookup", "describe"})
-DESTRUCTIVE_VERBS = frozenset({"delete", "remove", "destroy", "archive", "unsubscribe", "purge", "clear"})
+VERB_KINDS: dict[str, Kind] = {
+    **dict.fromkeys(
+        ("list", "get", "search", "find", "read", "fetch", "query", "count", "lookup", "describe", "show"), Kind.READ
+    ),
+    **dict.fromkeys(("create", "add", "new", "insert", "attach", "subscribe", "log", "record", "track"), Kind.ADD),
+    **dict.fromkeys(("update", "set", "change", "edit", "modify", "patch", "rename", "move", "upsert"), Kind.UPDATE),
+    **dict.fromkeys(("remove", "detach", "unsubscribe", "unlink"), Kind.REMOVE),
+    **dict.fromkeys(("delete", "destroy", "purge", "erase"), Kind.DELETE),
+    **dict.fromkeys(("send", "trigger", "execute", "run", "notify", "email"), Kind.SEND),
+}
 READ_TYPES = frozenset({"list-data-records", "find-data-record-by-id", "search-data-records"})
 
 
 def action_kind(action: Action) -> Kind:
-    """Read, write or destructive, from the first verb of the action's key or name."""
-    words = _words(action.key) or _words(action.name)
-    verb = words[0] if words else ""
-    if verb in DESTRUCTIVE_VERBS:
-        return Kind.DESTRUCTIVE
-    if verb in READ_VERBS or action.type in READ_TYPES:
-        return Kind.READ
-    return Kind.WRITE
-
-
-def _words(text: str) -> list[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+    """What the action does, from the first verb of its key (or name), else from its Membrane type."""
+    for text in (action.key, action.name):
+        verb = snake_case(text).split("_")[0] if text.strip() else ""
+        if verb in VERB_KINDS:
+            return VERB_KINDS[verb]
+    return Kind.READ if action.type in READ_TYPES else Kind.WRITE
 
 
 @dataclass(frozen=True)
@@ -87,23 +87,16 @@ def _build(action: Action, name: str) -> ActionTool:
             title=title,
             description=describe(action, kind),
             input_schema=schema,
-            annotations=ToolAnnotations(
-                title=title,
-                read_only_hint=kind is Kind.READ,
-                destructive_hint=kind is Kind.DESTRUCTIVE,
-                idempotent_hint=kind is Kind.READ,
-                open_world_hint=True,
-            ),
+            annotations=annotations(kind),
         ),
         validator=ArgumentsValidator(schema),
     )
 
 
 def describe(action: Action, kind: Kind) -> str:
-    name = " ".join(action.name.split())
-    description = " ".join(action.description.split())
-    text = name if not description or description == name else f"{name}: {description}" if name else description
-    if kind is Kind.DESTRUCTIVE:
-        text += " (Destructive: cannot be undone.)"
+    """The action's description, said once: the title already carries its name."""
+    text = " ".join(action.description.split()) or " ".join(action.name.split())
     text = text or f"Run the Mautic action {json.dumps(action.key or action.id)}."
+    if kind is Kind.DELETE:
+        text += " Cannot be undone."
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"

@@ -1,52 +1,55 @@
-"""Tool names every client accepts, stable across starts.
+"""Tool names in one style, snake_case, that every client accepts and that stay the same across starts.
 
 Claude Desktop rejects the whole tool list when one name fails
-`^[a-zA-Z0-9_-]{1,64}$`, so a Membrane action key is used as is only when it
-passes, and is otherwise sanitized (or the action's name is, when the key is empty).
+`^[a-zA-Z0-9_-]{1,64}$`; models do best when every name reads alike
+(`list_contacts`, `proxy_request`). So each action's key (or its name, when the
+key is empty) becomes snake_case: words split at case changes and at any
+character that is not a letter or digit, lowercased, joined by `_`.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from mautic_mcp.membrane.catalog import Action
 
-VALID_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+VALID_NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+"""snake_case, which also passes every client's rule (`^[a-zA-Z0-9_-]{1,64}$`)."""
 MAX_LENGTH = 64
-_INVALID_RUN = re.compile(r"[^a-zA-Z0-9_-]+")
+_CASE_CHANGE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 
 
-def sanitize(text: str) -> str:
-    """Replace each run of disallowed characters with `_`, trim, cut to 64 characters."""
-    name = _INVALID_RUN.sub("_", text.strip()).strip("_-")
-    name = re.sub(r"_{2,}", "_", name)
-    return name[:MAX_LENGTH].rstrip("_-") or "action"
+def snake_case(text: str) -> str:
+    """`contacts.find-by Tag` → `contacts_find_by_tag`; `findContactsByEmail` → `find_contacts_by_email`."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    spaced = _CASE_CHANGE.sub("_", ascii_text.strip())
+    words = [word.lower() for word in _NOT_WORD.split(spaced) if word]
+    name = "_".join(words)[:MAX_LENGTH].rstrip("_")
+    return name or "action"
 
 
 def base_name(action: Action) -> str:
-    key = action.key
-    if VALID_NAME.match(key):
-        return key
-    if key.strip():
-        return sanitize(key)
-    return sanitize((action.name or action.id or "action").lower())
+    return snake_case(action.key if action.key.strip() else action.name or action.id)
 
 
 def assign_names(actions: Sequence[Action], reserved: Iterable[str] = ()) -> list[str]:
-    """One unique valid name per action, in order.
+    """One unique snake_case name per action, in order.
 
-    Exact keys are served first so a sanitized name can never take a real key's
-    name; a collision gets a suffix made from the action id, so the same action
-    keeps the same name whatever else the catalog holds.
+    Keys that are already snake_case are served first, so a converted name can
+    never take a real key's name; a collision gets a suffix made from the action
+    id, so the same action keeps the same name whatever else the catalog holds.
     """
     taken = set(reserved)
     bases = [base_name(action) for action in actions]
     names: list[str | None] = [None] * len(actions)
     exact = [i for i, a in enumerate(actions) if bases[i] == a.key]
-    rest = [i for i in range(len(actions)) if i not in set(exact)]
-    for index in exact + rest:
+    first = set(exact)
+    for index in exact + [i for i in range(len(actions)) if i not in first]:
         name = bases[index]
         if name in taken:
             name = _with_suffix(name, actions[index].id or str(index), taken)
@@ -55,11 +58,21 @@ def assign_names(actions: Sequence[Action], reserved: Iterable[str] = ()) -> lis
     return [name for name in names if name is not None]
 
 
+def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """The known names nearest to a mistyped one (`list-contacts` → `list_contacts`)."""
+    pool = list(candidates)
+    normalized = {snake_case(candidate): candidate for candidate in pool}
+    exact = normalized.get(snake_case(name))
+    found = difflib.get_close_matches(snake_case(name), list(normalized), n=limit, cutoff=0.6)
+    ordered = ([exact] if exact else []) + [normalized[match] for match in found]
+    return list(dict.fromkeys(ordered))[:limit]
+
+
 def _with_suffix(name: str, seed: str, taken: set[str]) -> str:
     digest = hashlib.sha1(seed.encode()).hexdigest()
     for width in range(6, len(digest) + 1):
         suffix = "_" + digest[:width]
-        candidate = name[: MAX_LENGTH - len(suffix)] + suffix
+        candidate = name[: MAX_LENGTH - len(suffix)].rstrip("_") + suffix
         if candidate not in taken:
             return candidate
     counter = 2

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from mcp.types import Tool, ToolAnnotations
+from mcp.types import Tool
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.schema import ArgumentsValidator
-from mautic_mcp.tools.tool import InvalidArguments, Kind
+from mautic_mcp.tools.tool import InvalidArguments, Kind, annotations
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -93,7 +93,7 @@ class ProxyTool:
     def __init__(self, *, read_only: bool) -> None:
         self.read_only = read_only
         self.tool = _tool(read_only=read_only)
-        self.kind = Kind.READ if read_only else Kind.DESTRUCTIVE
+        self.kind = Kind.READ if read_only else Kind.WRITE
 
     @property
     def name(self) -> str:
@@ -142,13 +142,7 @@ def _tool(*, read_only: bool) -> Tool:
         title="Mautic API request",
         description=description,
         input_schema=schema,
-        annotations=ToolAnnotations(
-            title="Mautic API request",
-            read_only_hint=read_only,
-            destructive_hint=not read_only,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
+        annotations=annotations(Kind.READ if read_only else Kind.WRITE),
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
@@ -22,11 +22,40 @@ CallT = TypeVar("CallT")
 
 
 class Kind(StrEnum):
-    """What a tool can do to the data: its MCP hints and read-only mode follow from this."""
+    """What a tool does to the data; its MCP hints and read-only mode follow from this alone."""
 
     READ = "read"
+    ADD = "add"
+    """Creates or adds: nothing is overwritten, and calling twice adds twice."""
+    UPDATE = "update"
+    """Overwrites fields: what was there is lost, and calling twice ends the same."""
+    REMOVE = "remove"
+    """Takes a record out of a list or relation; it can be added back."""
+    DELETE = "delete"
+    """Deletes for good."""
+    SEND = "send"
+    """Sends something out: calling twice sends twice."""
     WRITE = "write"
-    DESTRUCTIVE = "destructive"
+    """Any change, not known which: hinted as the MCP defaults say (destructive, not idempotent)."""
+
+
+HINTS: dict[Kind, tuple[bool, bool, bool]] = {
+    Kind.READ: (True, False, True),
+    Kind.ADD: (False, False, False),
+    Kind.UPDATE: (False, True, True),
+    Kind.REMOVE: (False, True, True),
+    Kind.DELETE: (False, True, True),
+    Kind.SEND: (False, False, False),
+    Kind.WRITE: (False, True, False),
+}
+"""Per kind: readOnlyHint, destructiveHint, idempotentHint, as the MCP definitions of the hints read."""
+
+
+def annotations(kind: Kind) -> ToolAnnotations:
+    read_only, destructive, idempotent = HINTS[kind]
+    return ToolAnnotations(
+        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
+    )
 
 
 class InvalidArguments(ValueError):

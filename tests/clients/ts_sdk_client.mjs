@@ -111,7 +111,7 @@ function checkToolNames(tools) {
   assert(bad.length === 0, `names not matching ${TOOL_NAME}: ${JSON.stringify(bad)}`);
   const duplicates = names.filter((name, index) => names.indexOf(name) !== index);
   assert(duplicates.length === 0, `duplicate names: ${JSON.stringify(duplicates)}`);
-  for (const expected of ["proxy_request", "list-contacts", "get-contact"]) {
+  for (const expected of ["proxy_request", "list_contacts", "get_contact"]) {
     assert(names.includes(expected), `no tool named ${expected} in ${JSON.stringify(names)}`);
   }
   const notObjects = tools.filter((tool) => tool.inputSchema?.type !== "object").map((tool) => tool.name);
@@ -120,8 +120,8 @@ function checkToolNames(tools) {
 }
 
 async function checkListContacts(client) {
-  const result = await callTool(client, "list-contacts", { limit: 3 });
-  const data = resultJson(result, "list-contacts");
+  const result = await callTool(client, "list_contacts", { limit: 3 });
+  const data = resultJson(result, "list_contacts");
   assert(Array.isArray(data.records), `no records array in ${JSON.stringify(data).slice(0, 300)}`);
   assert(data.records.length >= 1 && data.records.length <= 3, `expected 1-3 records, got ${data.records.length}`);
   assert(data.records.every((record) => record.id !== undefined), "a record has no id");
@@ -134,7 +134,7 @@ async function checkListContacts(client) {
 }
 
 async function checkGetContact(client, id) {
-  const data = resultJson(await callTool(client, "get-contact", { id: Number(id) }), "get-contact");
+  const data = resultJson(await callTool(client, "get_contact", { id: Number(id) }), "get_contact");
   // Accept the record itself or a record wrapped in one key (e.g. {"contact": {...}}).
   const record = data.id !== undefined ? data : Object.values(data).find((value) => value?.id !== undefined);
   assert(record, `no record with an id in ${JSON.stringify(data).slice(0, 300)}`);
@@ -154,7 +154,7 @@ async function checkProxyRequest(client) {
 }
 
 async function checkInvalidArguments(client) {
-  const result = await callTool(client, "get-contact", { id: "not-a-number", bogus: 1 });
+  const result = await callTool(client, "get_contact", { id: "not-a-number", bogus: 1 });
   const text = resultText(result);
   assert(result.isError === true, `expected isError: true, got ${JSON.stringify(result).slice(0, 300)}`);
   assert(/['"`]id['"`]/.test(text), `error text does not name the field id: ${text}`);
@@ -179,7 +179,7 @@ async function checkCancellation(client, knobsPath) {
   try {
     const controller = new AbortController();
     const started = Date.now();
-    const call = callTool(client, "list-contacts", { limit: 1 }, { signal: controller.signal });
+    const call = callTool(client, "list_contacts", { limit: 1 }, { signal: controller.signal });
     setTimeout(() => controller.abort(), ABORT_AFTER_MS);
     const deadline = new Promise((resolve) => {
       setTimeout(() => resolve("deadline"), ABORT_AFTER_MS + ABORT_DEADLINE_MS).unref();
@@ -197,7 +197,7 @@ async function checkCancellation(client, knobsPath) {
 
 async function checkCallAfterCancellation(client) {
   const started = Date.now();
-  const data = resultJson(await callTool(client, "list-contacts", { limit: 1 }), "list-contacts");
+  const data = resultJson(await callTool(client, "list_contacts", { limit: 1 }), "list_contacts");
   const elapsed = Date.now() - started;
   assert(Array.isArray(data.records) && data.records.length === 1, `expected 1 record, got ${JSON.stringify(data)}`);
   assert(elapsed < AFTER_CANCEL_DEADLINE_MS, `took ${elapsed} ms: is the server still running the cancelled call?`);
@@ -226,14 +226,14 @@ async function main() {
     await check("tool names are unique and match ^[a-zA-Z0-9_-]{1,64}$", () => checkToolNames(tools));
 
     let records = [];
-    await check("list-contacts {limit: 3} returns records", async () => {
+    await check("list_contacts {limit: 3} returns records", async () => {
       records = await checkListContacts(client);
       return `${records.length} records`;
     });
     if (records.length > 0) {
-      await check("get-contact returns the listed contact", () => checkGetContact(client, records[0].id));
+      await check("get_contact returns the listed contact", () => checkGetContact(client, records[0].id));
     } else {
-      report(false, "get-contact returns the listed contact", "skipped: list-contacts gave no id to ask for");
+      report(false, "get_contact returns the listed contact", "skipped: list_contacts gave no id to ask for");
     }
     await check("proxy_request GET /api/contacts returns total and contacts", () => checkProxyRequest(client));
     await check("invalid arguments give isError naming the fields", () => checkInvalidArguments(client));

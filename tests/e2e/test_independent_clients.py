@@ -31,8 +31,8 @@ TS_SDK_CHECKS = (
     "initialize",
     "tools/list follows every nextCursor",
     "tool names are unique and match ^[a-zA-Z0-9_-]{1,64}$",
-    "list-contacts {limit: 3} returns records",
-    "get-contact returns the listed contact",
+    "list_contacts {limit: 3} returns records",
+    "get_contact returns the listed contact",
     "proxy_request GET /api/contacts returns total and contacts",
     "invalid arguments give isError naming the fields",
     "an unknown tool is a JSON-RPC invalid-params error",
@@ -131,7 +131,7 @@ def test_inspector_lists_tools_strictly(node: str, server_command: list[str], sa
     output = json.loads(result.stdout)
     tools = output["result"]["tools"]  # every page: the inspector follows nextCursor itself
     names = [tool["name"] for tool in tools]
-    assert {"proxy_request", "list-contacts", "get-contact", "create-contact"} <= set(names), names
+    assert {"proxy_request", "list_contacts", "get_contact", "create_contact"} <= set(names), names
     assert len(names) == len(set(names)), names
     assert len(names) > int(PAGE_SIZE), f"only the first tools/list page came back: {names}"
     assert all(tool["inputSchema"]["type"] == "object" for tool in tools)
@@ -145,7 +145,7 @@ def test_inspector_lists_tools_strictly(node: str, server_command: list[str], sa
 
 
 def test_inspector_calls_a_tool(node: str, server_command: list[str], sandbox_env: dict[str, str]) -> None:
-    call = ("--method=tools/call", "--tool-name=list-contacts", '--tool-args-json={"limit": 3}')
+    call = ("--method=tools/call", "--tool-name=list_contacts", '--tool-args-json={"limit": 3}')
     result = run(inspector(node, server_command, sandbox_env, *call), sandbox_env)
     assert result.returncode == 0, describe(result)
     answer = json.loads(result.stdout)["result"]

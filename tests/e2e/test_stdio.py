@@ -48,40 +48,40 @@ async def test_a_session_lists_and_calls_tools(sandbox: Sandbox):
     async with Client(server_params(sandbox)) as client:
         tools = (await client.list_tools()).tools
         names = {tool.name for tool in tools}
-        assert {"list-contacts", "get-contact", "create-company", "proxy_request"} <= names
+        assert {"list_contacts", "get_contact", "create_company", "proxy_request"} <= names
 
-        contacts = await client.call_tool("list-contacts", {"limit": 2, "orderBy": "email"})
+        contacts = await client.call_tool("list_contacts", {"limit": 2, "orderBy": "email"})
         records = json.loads(contacts.content[0].text)["records"]
         assert len(records) == 2
-        company = await client.call_tool("create-company", {"name": "Stdio Works Ltd"})
+        company = await client.call_tool("create_company", {"name": "Stdio Works Ltd"})
         assert not company.is_error, company.content[0].text
         found = await client.call_tool("proxy_request", {"path": "/api/companies", "query": {"search": "Stdio Works"}})
         assert json.loads(found.content[0].text)["total"] in ("1", 1)
 
-        bad = await client.call_tool("get-contact", {})
+        bad = await client.call_tool("get_contact", {})
         assert bad.is_error and "'id': required field is missing" in bad.content[0].text
         with pytest.raises(MCPError):
             await client.call_tool("no-such-tool", {})
 
         sandbox.set(fault="rate_limited", fault_on="action run")
-        limited = await client.call_tool("list-contacts", {"limit": 1})
+        limited = await client.call_tool("list_contacts", {"limit": 1})
         assert limited.is_error and "Wait 30 seconds" in limited.content[0].text
         sandbox.clear()
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
 
 
 async def test_timeout_kills_the_cli_and_the_server_goes_on(sandbox: Sandbox):
     async with Client(server_params(sandbox, MAUTIC_MCP_TIMEOUT="2")) as client:
         await client.list_tools()
         sandbox.set(fault="hang", fault_on="action run")
-        result = await client.call_tool("create-contact", {"email": "late@example.org"})
+        result = await client.call_tool("create_contact", {"email": "late@example.org"})
         assert result.is_error
         message = result.content[0].text
         assert "no answer within 2 seconds" in message
         assert "unknown whether the change was made" in message and "check with a read" in message
         await assert_gone(await hung_processes(sandbox))
         sandbox.clear()
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
 
 
 async def test_cancellation_kills_the_cli(sandbox: Sandbox):
@@ -89,12 +89,12 @@ async def test_cancellation_kills_the_cli(sandbox: Sandbox):
         await client.list_tools()
         sandbox.set(fault="hang", fault_on="action run")
         async with anyio.create_task_group() as group:
-            group.start_soon(client.call_tool, "list-contacts", {"limit": 1})
+            group.start_soon(client.call_tool, "list_contacts", {"limit": 1})
             entry = await hung_processes(sandbox)
             group.cancel_scope.cancel()
         await assert_gone(entry)
         sandbox.clear()
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
 
 
 async def test_client_disconnect_mid_call_leaves_nothing(sandbox: Sandbox):
@@ -103,7 +103,7 @@ async def test_client_disconnect_mid_call_leaves_nothing(sandbox: Sandbox):
     async with Client(server_params(sandbox)) as client:
         await client.list_tools()
         async with anyio.create_task_group() as group:
-            group.start_soon(client.call_tool, "list-contacts", {"limit": 1})
+            group.start_soon(client.call_tool, "list_contacts", {"limit": 1})
             entry = await hung_processes(sandbox)
             group.cancel_scope.cancel()
     await assert_gone(entry)
@@ -130,7 +130,7 @@ async def test_stdout_carries_only_protocol(sandbox: Sandbox):
             "jsonrpc": "2.0",
             "id": 2,
             "method": "tools/call",
-            "params": {"name": "list-contacts", "arguments": {"limit": 1}},
+            "params": {"name": "list_contacts", "arguments": {"limit": 1}},
         },
     ]
     async with process:

@@ -93,7 +93,7 @@ class Served:
 
     def assert_serves(self) -> None:
         """A valid call right now gets a good answer."""
-        result = self.call("get-contact", {"id": 1})
+        result = self.call("get_contact", {"id": 1})
         assert not result.is_error, text(result)
         assert json.loads(text(result))["id"] == 1
 

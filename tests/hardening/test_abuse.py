@@ -260,7 +260,7 @@ def test_refused_credentials_never_reach_the_logs(server: Served, caplog: pytest
 @pytest.mark.parametrize("fault", [None, "rate_limited", "crash", "garbage", "stderr_noise"])
 def test_sensitive_fields_never_reach_the_logs(server: Served, caplog: pytest.LogCaptureFixture, fault: str | None):
     fields = sensitive_fields(server.box)
-    assert fields.get("create-contact") == ["ipAddress"] and "update-contact" in fields
+    assert fields.get("create_contact") == ["ipAddress"] and "update_contact" in fields
     caplog.set_level(logging.DEBUG)
     values = []
     try:
@@ -269,7 +269,7 @@ def test_sensitive_fields_never_reach_the_logs(server: Served, caplog: pytest.Lo
         for name, names in fields.items():
             arguments: dict[str, Any] = {name_: secret(name_) for name_ in names}
             values += arguments.values()
-            arguments.update({"email": f"{uuid.uuid4().hex}@example.org"} if name == "create-contact" else {"id": 2})
+            arguments.update({"email": f"{uuid.uuid4().hex}@example.org"} if name == "create_contact" else {"id": 2})
             server.call(name, arguments)
             server.call(name, {**arguments, "points": "not a number"})
     finally:
@@ -288,8 +288,8 @@ def test_secrets_stay_out_of_a_debug_stderr_over_stdio(tmp_path: Path, seeded_db
         answers = [
             session.call(PROXY, {"path": "/api/contacts", "headers": {"Authorization": f"Bearer {token}"}}),
             session.call(PROXY, {"path": "/api/contacts", "headers": {"Cookie": f"s={cookie}"}}),
-            session.call("create-contact", {"email": "debug@example.org", "ipAddress": ip}),
-            session.call("update-contact", {"id": 1, "ipAddress": ip, "points": "x"}),
+            session.call("create_contact", {"email": "debug@example.org", "ipAddress": ip}),
+            session.call("update_contact", {"id": 1, "ipAddress": ip, "points": "x"}),
         ]
         assert [a["result"]["isError"] for a in answers] == [True, True, False, True]
         session.close()
@@ -325,7 +325,7 @@ def test_read_only_lists_no_write_tool(server: Served, read_only: Served):
     every = action_tools(server.app)
     writes = {name for name, tool in every.items() if tool.kind.value != "read"}
     reads = set(every) - writes
-    assert {"create-contact", "delete-contact", "update-company", "send-email-to-contact"} <= writes
+    assert {"create_contact", "delete_contact", "update_company", "send_email_to_contact"} <= writes
     tools = {tool.name: tool for tool in read_only.tools()}
     assert not writes & set(tools)
     assert reads | {PROXY} == set(tools)
@@ -373,7 +373,7 @@ def test_read_only_proxy_sends_get_only(read_only: Served, method: str):
 def test_read_only_log_shows_no_write_at_all(server: Served, read_only: Served):
     """After everything above and a few good reads, the CLI saw reads only."""
     assert not read_only.call(PROXY, {"path": "/api/contacts", "query": {"limit": 1}}).is_error
-    assert not read_only.call("get-contact", {"id": 1}).is_error
+    assert not read_only.call("get_contact", {"id": 1}).is_error
     read_ids = {tool.action_id for tool in action_tools(server.app).values() if tool.kind.value == "read"}
     runs = read_only.box.commands()
     assert runs
@@ -388,7 +388,7 @@ def test_read_only_log_shows_no_write_at_all(server: Served, read_only: Served):
 def test_names_and_ids_do_not_collide_into_a_write(read_only: Served):
     """Asking for a write by its action key, id or a case variant never reaches a write action."""
     before = log_lines(read_only.box)
-    for name in ("CREATE-CONTACT", "create_contact", "create-contact ", "f43c780856d0e9a3215876cf", "proxy_request "):
+    for name in ("CREATE-CONTACT", "create_contact", "create_contact ", "f43c780856d0e9a3215876cf", "proxy_request "):
         with pytest.raises(MCPError):
             read_only.call(name, {"email": "ro@example.org"})
     assert log_lines(read_only.box) == before

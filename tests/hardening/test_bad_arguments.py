@@ -229,7 +229,7 @@ def test_every_field_refuses_null_unless_it_allows_it(server: Served, catalog: d
 
 def test_missing_required_fields_are_each_named(server: Served, catalog: dict[str, Tool]):
     with_required = sorted(name for name, tool in catalog.items() if tool.input_schema.get("required"))
-    assert PROXY in with_required and "create-contact" in with_required
+    assert PROXY in with_required and "create_contact" in with_required
 
     @FAST
     @given(st.sampled_from(with_required).flatmap(lambda n: st.tuples(st.just(n), st.data())))
@@ -264,8 +264,8 @@ def test_unknown_top_level_fields_are_named_with_the_accepted_ones(server: Serve
 
 
 def test_a_tool_without_inputs_refuses_unknown_fields(server: Served, catalog: dict[str, Tool]):
-    assert catalog["list-contact-fields"].input_schema.get("properties") == {}
-    message = refused(server, "list-contact-fields", {"colour": "red"})
+    assert catalog["list_contact_fields"].input_schema.get("properties") == {}
+    message = refused(server, "list_contact_fields", {"colour": "red"})
     assert "unknown field 'colour'" in message and "accepted fields: none" in message
 
 
@@ -317,7 +317,7 @@ def test_arguments_that_are_not_an_object_are_refused(server: Served, catalog: d
     # The client library only sends objects; the server must still refuse what a raw client could send.
     for bad in ([1, 2], "id=1", 7, True):
         before = log_lines(server.box)
-        result = server.portal.call(server.app.call_tool, "get-contact", bad)
+        result = server.portal.call(server.app.call_tool, "get_contact", bad)
         assert result.is_error and "arguments must be a JSON object" in text(result)
         result = server.portal.call(server.app.call_tool, PROXY, bad)
         assert result.is_error and "arguments must be a JSON object" in text(result)
@@ -331,8 +331,8 @@ def test_arguments_that_are_not_an_object_are_refused(server: Served, catalog: d
 @pytest.mark.parametrize(
     ("name", "arguments"),
     [
-        ("create-note", {"contactId": 1, "text": "n" * 200_000}),
-        ("create-company", {"name": "Big", "description": "\u00e9" * 70_000}),
+        ("create_note", {"contactId": 1, "text": "n" * 200_000}),
+        ("create_company", {"name": "Big", "description": "\u00e9" * 70_000}),
         (PROXY, {"method": "POST", "path": "/api/notes/new", "body": {"lead": 1, "text": "b" * 200_000}}),
         (PROXY, {"method": "POST", "path": "/api/notes/new", "body": "raw " * 50_000}),
         (PROXY, {"path": "/api/contacts", "query": {"search": "q" * 200_000}}),
@@ -390,12 +390,12 @@ def assert_one_entry_each(argv: list[str], expected: list[str]) -> None:
 
 def test_values_starting_with_dashes_are_data(server: Served):
     cases = [
-        ("list-contacts", "search"),
-        ("list-companies", "search"),
+        ("list_contacts", "search"),
+        ("list_companies", "search"),
         ("contacts_find-by-tag", "tag"),
-        ("create-note", "text"),
-        ("create-company", "name"),
-        ("create-segment", "description"),
+        ("create_note", "text"),
+        ("create_company", "name"),
+        ("create_segment", "description"),
     ]
 
     serial = itertools.count()
@@ -405,9 +405,9 @@ def test_values_starting_with_dashes_are_data(server: Served):
     def check(case: tuple[str, str], value: str) -> None:
         name, field = case
         arguments: dict[str, Any] = {field: value}
-        if name == "create-note":
+        if name == "create_note":
             arguments["contactId"] = 1
-        if name == "create-segment":
+        if name == "create_segment":
             arguments["name"] = f"Dashes {next(serial)}"
         before = log_lines(server.box)
         result = server.call(name, arguments)

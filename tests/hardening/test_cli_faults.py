@@ -33,7 +33,7 @@ from tests.support import Sandbox
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake CLIs are shell scripts; /proc checks")
 
 CONNECTION = "66a1f0c2b7e4d5a6c3b2a100"
-LIST = ("list-contacts", {"limit": 2})
+LIST = ("list_contacts", {"limit": 2})
 PROXY_GET = ("proxy_request", {"path": "/api/contacts", "query": {"limit": 2}})
 
 
@@ -103,12 +103,12 @@ def test_missing_binary_says_how_to_install_and_point_to_it(tmp_path: Path, box:
         assert "was not found" in message and configured in message
         assert "npm install -g @membranehq/cli" in message and "MEMBRANE_BIN" in message and "PATH" in message
         message = failed(server, *LIST)
-        assert "list-contacts is not available" in message and "MEMBRANE_BIN" in message
+        assert "list_contacts is not available" in message and "MEMBRANE_BIN" in message
         if where == "absolute":
             shell_cli(program)
             program.chmod(0o755)
             assert works(server, *PROXY_GET)["contacts"]
-            assert "list-contacts" in {tool.name for tool in server.tools()}
+            assert "list_contacts" in {tool.name for tool in server.tools()}
             assert works(server, *LIST)["records"]
 
 
@@ -158,7 +158,7 @@ def test_state_going_bad_while_serving_says_the_fix(server: Served, box: Sandbox
     works(server, *LIST)
     box.set(state=state)
     phrase, fix = STATE_FIX_AT_RUN[state]
-    for name, arguments in (LIST, PROXY_GET, ("create-contact", {"email": "state@example.org"})):
+    for name, arguments in (LIST, PROXY_GET, ("create_contact", {"email": "state@example.org"})):
         message = failed(server, name, arguments)
         assert phrase in message.lower() and fix in message, message
     box.clear()
@@ -183,7 +183,7 @@ def test_state_bad_at_start_says_the_fix_and_proxy_recovers(box: Sandbox, state:
         assert STATE_FIX_AT_START[state] in failed(server, *LIST)
         box.clear()
         assert works(server, *PROXY_GET)["contacts"]
-        assert "list-contacts" in {tool.name for tool in server.tools()}
+        assert "list_contacts" in {tool.name for tool in server.tools()}
 
 
 def test_state_fixed_after_start_lets_the_next_action_call_work(box: Sandbox):
@@ -202,7 +202,7 @@ def test_rate_limited_says_how_long_to_wait(server: Served, box: Sandbox):
     for call in (LIST, PROXY_GET):
         message = failed(server, *call)
         assert "rate limiting" in message and "Wait 30 seconds" in message
-    message = failed(server, "create-contact", {"email": "limited@example.org"})
+    message = failed(server, "create_contact", {"email": "limited@example.org"})
     assert "The change was not made" in message
     box.clear()
     works(server, *LIST)
@@ -270,7 +270,7 @@ def test_stderr_noise_does_not_spoil_a_good_answer(server: Served, box: Sandbox)
     box.set(fault="stderr_noise", fault_on="action run,request")
     assert len(works(server, *LIST)["records"]) == 2
     assert works(server, *PROXY_GET)["contacts"]
-    created = works(server, "create-company", {"name": "Noisy Ltd"})
+    created = works(server, "create_company", {"name": "Noisy Ltd"})
     assert created["name"] == "Noisy Ltd"
 
 
@@ -283,4 +283,4 @@ def test_faults_during_start_up_leave_a_working_proxy(box: Sandbox, fault: str):
         assert {"garbage": "not JSON", "crash": "SIGKILL", "rate_limited": "Wait 30 seconds"}[fault] in message
         box.clear()
         assert works(server, *PROXY_GET)["contacts"]
-        assert "list-contacts" in {tool.name for tool in server.tools()}
+        assert "list_contacts" in {tool.name for tool in server.tools()}

@@ -69,12 +69,12 @@ def check_message(message: str, fault: str, read_advice: str) -> None:
 def test_failed_create_contact_runs_once_and_says_what_is_known(server: Served, box: Sandbox, fault: str):
     email = f"once-{next(serial)}@example.org"
     box.set(fault=fault, fault_on="action run")
-    result = server.call("create-contact", {"email": email, "firstname": "Once"})
+    result = server.call("create_contact", {"email": email, "firstname": "Once"})
     message = text(result)
     assert result.is_error, message
     check_message(message, fault, "check with a read")
     runs = runs_carrying(box, email, ["action", "run"])
-    assert len(runs) == 1, f"{len(runs)} CLI processes ran one create-contact call: {runs}"
+    assert len(runs) == 1, f"{len(runs)} CLI processes ran one create_contact call: {runs}"
     wait_all_gone(runs)
     box.clear()
     assert contacts_with(box, email) <= 1
@@ -105,11 +105,11 @@ def test_failed_proxy_post_runs_once_and_says_what_is_known(server: Served, box:
 @pytest.mark.parametrize(
     ("name", "arguments"),
     [
-        ("update-contact", {"id": 3, "firstname": "Retry"}),
-        ("delete-contact", {"id": 4}),
-        ("add-contact-to-segment", {"segmentId": 1, "contactId": 5}),
-        ("send-email-to-contact", {"emailId": 1, "contactId": 6}),
-        ("create-note", {"contactId": 7, "text": "written once"}),
+        ("update_contact", {"id": 3, "firstname": "Retry"}),
+        ("delete_contact", {"id": 4}),
+        ("add_contact_to_segment", {"segmentId": 1, "contactId": 5}),
+        ("send_email_to_contact", {"emailId": 1, "contactId": 6}),
+        ("create_note", {"contactId": 7, "text": "written once"}),
     ],
 )
 def test_every_kind_of_write_is_tried_once(server: Served, box: Sandbox, name: str, arguments: dict[str, Any]):
@@ -124,9 +124,9 @@ def test_every_kind_of_write_is_tried_once(server: Served, box: Sandbox, name: s
 
 def test_reads_are_not_retried_either(server: Served, box: Sandbox):
     box.set(fault="crash", fault_on="action run")
-    action_id = action_tools(server.app)["get-contact"].action_id
+    action_id = action_tools(server.app)["get_contact"].action_id
     before = len(runs_carrying(box, action_id, ["action", "run", action_id]))
-    message = text(server.call("get-contact", {"id": 1}))
+    message = text(server.call("get_contact", {"id": 1}))
     assert "SIGKILL" in message and UNKNOWN not in message, "a read changes nothing, so nothing is unknown"
     assert len(runs_carrying(box, action_id, ["action", "run", action_id])) == before + 1
 
@@ -134,7 +134,7 @@ def test_reads_are_not_retried_either(server: Served, box: Sandbox):
 def test_a_write_that_did_go_through_is_reported_once(server: Served, box: Sandbox):
     """The success path too: one process, one record, and the record is the one answered."""
     email = f"ok-{next(serial)}@example.org"
-    result = server.call("create-contact", {"email": email})
+    result = server.call("create_contact", {"email": email})
     assert not result.is_error, text(result)
     assert json.loads(text(result))["email"] == email
     assert len(runs_carrying(box, email, ["action", "run"])) == 1

@@ -65,7 +65,7 @@ async def test_timeouts_leave_nothing(box: Sandbox):
         messages: list[str] = []
 
         async def one(n: int) -> None:
-            result = await client.call_tool("list-contacts", {"limit": 1, "search": f"timeout {n}"})
+            result = await client.call_tool("list_contacts", {"limit": 1, "search": f"timeout {n}"})
             messages.append(text(result) if result.is_error else "NOT AN ERROR")
 
         for batch in range(REPETITIONS // AT_ONCE):
@@ -78,7 +78,7 @@ async def test_timeouts_leave_nothing(box: Sandbox):
         assert len(messages) == REPETITIONS
         assert all("no answer within 1 seconds" in message for message in messages), set(messages)
         box.clear()
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
     await all_gone(box.invocations())
 
 
@@ -90,12 +90,12 @@ async def test_cancellations_leave_nothing(box: Sandbox):
         for batch in range(REPETITIONS // AT_ONCE):
             async with anyio.create_task_group() as group:
                 for n in range(AT_ONCE):
-                    group.start_soon(client.call_tool, "get-contact", {"id": batch * AT_ONCE + n + 1})
+                    group.start_soon(client.call_tool, "get_contact", {"id": batch * AT_ONCE + n + 1})
                 entries = await until_hung(box, (batch + 1) * AT_ONCE)
                 group.cancel_scope.cancel()
             await all_gone(entries)
         box.clear()
-        result = await client.call_tool("get-contact", {"id": 1})
+        result = await client.call_tool("get_contact", {"id": 1})
         assert not result.is_error, text(result)
     await all_gone(box.invocations())
 
@@ -114,7 +114,7 @@ async def test_client_disconnects_mid_call_leave_nothing(box: Sandbox, tmp_path:
                         "jsonrpc": "2.0",
                         "id": 100 + n,
                         "method": "tools/call",
-                        "params": {"name": "list-contacts", "arguments": {"limit": 1, "search": f"gone {n}"}},
+                        "params": {"name": "list_contacts", "arguments": {"limit": 1, "search": f"gone {n}"}},
                     }
                 )
             entries = await until_hung(box, (number + 1) * AT_ONCE)
@@ -141,7 +141,7 @@ async def hang_then_signal(box: Sandbox, session: RawSession, signum: int) -> li
                 "jsonrpc": "2.0",
                 "id": 200 + n,
                 "method": "tools/call",
-                "params": {"name": "get-contact", "arguments": {"id": n + 1}},
+                "params": {"name": "get_contact", "arguments": {"id": n + 1}},
             }
         )
     entries = await until_hung(box, 3)

@@ -43,7 +43,7 @@ def session(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def still_serving(session: RawSession) -> None:
     assert session.process.poll() is None, "the server exited"
     names = session.tool_names()
-    assert "proxy_request" in names and "list-contacts" in names
+    assert "proxy_request" in names and "list_contacts" in names
 
 
 def answers_then_serving(session: RawSession) -> list[Any]:
@@ -134,13 +134,13 @@ def test_unknown_method_is_method_not_found(session: RawSession):
 @pytest.mark.parametrize(
     "params",
     [
-        {"name": "get-contact", "arguments": "x"},
-        {"name": "get-contact", "arguments": 5},
-        {"name": "get-contact", "arguments": [1]},
+        {"name": "get_contact", "arguments": "x"},
+        {"name": "get_contact", "arguments": 5},
+        {"name": "get_contact", "arguments": [1]},
         {"name": 5, "arguments": {}},
         {"name": None, "arguments": {}},
         {"arguments": {"id": 1}},
-        {"name": "get-contact", "arguments": {"id": 1}, "_meta": "x"},
+        {"name": "get_contact", "arguments": {"id": 1}, "_meta": "x"},
     ],
     ids=["arguments-string", "arguments-number", "arguments-array", "name-number", "name-null", "no-name", "meta"],
 )
@@ -178,7 +178,7 @@ def test_ten_megabyte_lines_are_handled_and_memory_stays_bounded(session: RawSes
     before = len(box.invocations())
     too_large = session.call("proxy_request", {"method": "POST", "path": "/api/notes/new", "body": big})
     assert too_large["result"]["isError"] and "too large" in too_large["result"]["content"][0]["text"]
-    unknown = session.call("get-contact", {"id": 1, "padding": big})
+    unknown = session.call("get_contact", {"id": 1, "padding": big})
     text = unknown["result"]["content"][0]["text"]
     assert unknown["result"]["isError"] and "unknown field 'padding'" in text and len(text) < 2_000
     long_path = session.call("proxy_request", {"path": "/api/" + big})
@@ -194,7 +194,7 @@ def test_ten_megabyte_lines_are_handled_and_memory_stays_bounded(session: RawSes
 
 
 def test_deep_nesting_over_the_wire(session: RawSession):
-    nested = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"get-contact","arguments":{"id":%s}}}\n'
+    nested = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"get_contact","arguments":{"id":%s}}}\n'
     session.send((nested % (81, "[" * 150 + "1" + "]" * 150)).encode())
     answer = session.response(81)
     assert answer["result"]["isError"] and "nested more than 64 levels" in answer["result"]["content"][0]["text"]
@@ -205,13 +205,13 @@ def test_deep_nesting_over_the_wire(session: RawSession):
 
 
 def test_odd_text_over_the_wire(session: RawSession):
-    answer = session.call("list-contacts", {"search": "\u0000\u202e\u200f\ufeff\uffff\U0010ffff\U0001f4a5", "limit": 1})
+    answer = session.call("list_contacts", {"search": "\u0000\u202e\u200f\ufeff\uffff\U0010ffff\U0001f4a5", "limit": 1})
     assert answer["result"]["isError"] is False
-    answer = session.call("get-contact", {"id": 1, "\u202e\u0000": "\uffff"})
+    answer = session.call("get_contact", {"id": 1, "\u202e\u0000": "\uffff"})
     assert answer["result"]["isError"] and "unknown field" in answer["result"]["content"][0]["text"]
     # A lone surrogate escape is valid JSON syntax but not Unicode: refused by the parser, or as an argument.
     session.send(
-        b'{"jsonrpc":"2.0","id":91,"method":"tools/call","params":{"name":"list-contacts",'
+        b'{"jsonrpc":"2.0","id":91,"method":"tools/call","params":{"name":"list_contacts",'
         b'"arguments":{"search":"\\ud800"}}}\n'
     )
     answers = answers_then_serving(session)
@@ -236,14 +236,14 @@ def test_tools_call_before_initialize(box: Sandbox, tmp_path: Path):
     which requires fields this request lacks, and answers -32602; the session can then initialize and serve."""
     with RawSession(box, tmp_path / "stderr.txt") as fresh:
         before = [entry for entry in box.invocations() if entry["argv"][:2] == ["action", "run"]]
-        answer = fresh.call("get-contact", {"id": 1})
+        answer = fresh.call("get_contact", {"id": 1})
         assert error_code(answer) == INVALID_PARAMS, answer
         assert error_code(fresh.request("tools/list")) == INVALID_PARAMS
         after = [entry for entry in box.invocations() if entry["argv"][:2] == ["action", "run"]]
         assert len(after) == len(before), "no action ran for a call the SDK refused"
         fresh.initialize()
         still_serving(fresh)
-        result = fresh.call("get-contact", {"id": 1})["result"]
+        result = fresh.call("get_contact", {"id": 1})["result"]
         assert result["isError"] is False and json.loads(result["content"][0]["text"])["id"] == 1
 
 

@@ -216,7 +216,7 @@ def test_installed_commands_run_from_the_install_not_the_working_directory(
         checked(done)
 
     assert re.fullmatch(r"mautic-mcp \d+\.\d+\.\d+\S*\n", version.stdout), version.stdout
-    assert "list-contacts" in tools.stdout and "proxy_request" in tools.stdout, tools.stdout + tools.stderr
+    assert "list_contacts" in tools.stdout and "proxy_request" in tools.stdout, tools.stdout + tools.stderr
     assert sandbox_log.exists() and '"action"' in sandbox_log.read_text(), (
         "the tools did not come from membrane-sandbox"
     )

@@ -30,7 +30,7 @@ def test_doctor_passes_on_a_working_setup(sandbox: Sandbox):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[:5]] == [f"✓ {name}" for name in CHECKS]
-    assert "contacts:" in lines[3] and "list-contacts answered" in lines[4]
+    assert "contacts:" in lines[3] and "list_contacts answered" in lines[4]
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,8 @@ def test_tools_table_and_json(sandbox: Sandbox):
     table = mautic_mcp("tools", "--sandbox")
     assert table.returncode == 0
     rows = {line.split()[0]: line.split()[1:] for line in table.stdout.splitlines()[1:-1]}
-    assert rows["list-contacts"][0] == "read" and rows["delete-contact"][0] == "destructive"
-    assert rows["create-contact"] == ["write", "email"]
+    assert rows["list_contacts"][0] == "read" and rows["delete_contact"][0] == "delete"
+    assert rows["create_contact"] == ["add", "email"] and rows["update_contact"][0] == "update"
     payload = json.loads(mautic_mcp("tools", "--sandbox", "--json").stdout)
     names = [tool["name"] for tool in payload["tools"]]
     assert set(names) == set(rows) and "inputSchema" in payload["tools"][0]
@@ -109,7 +109,7 @@ def test_tools_with_a_broken_setup_still_shows_proxy_request(sandbox: Sandbox):
 def test_demo_lists_and_calls(sandbox: Sandbox):
     done = mautic_mcp("demo")
     assert done.returncode == 0, done.stderr
-    assert "tools: list-contacts" in done.stdout and "[ok]" in done.stdout and "[error]" not in done.stdout
+    assert "tools: list_contacts" in done.stdout and "[ok]" in done.stdout and "[error]" not in done.stdout
 
 
 def test_mcp_json_example_entries_start(sandbox: Sandbox):
@@ -119,11 +119,11 @@ def test_mcp_json_example_entries_start(sandbox: Sandbox):
     assert set(servers) == {"mautic", "mautic-sandbox"}
     assert servers["mautic"]["env"]["MEMBRANE_BIN"]
     done = mautic_mcp("tools", *servers["mautic-sandbox"]["args"], "--json")
-    assert done.returncode == 0 and "list-contacts" in done.stdout
+    assert done.returncode == 0 and "list_contacts" in done.stdout
 
 
 def test_settings_before_the_subcommand_are_kept(sandbox: Sandbox):
     done = mautic_mcp("--sandbox", "--read-only", "tools", "--json")
     assert done.returncode == 0, done.stderr
     names = {tool["name"] for tool in json.loads(done.stdout)["tools"]}
-    assert "list-contacts" in names and "create-contact" not in names
+    assert "list_contacts" in names and "create_contact" not in names

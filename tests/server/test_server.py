@@ -32,7 +32,7 @@ async def test_tools_are_portable_and_annotated(sandbox: Sandbox):
         tools = (await client.list_tools()).tools
     names = [tool.name for tool in tools]
     assert len(names) == len(set(names)) and all(NAME_RULE.match(n) for n in names)
-    assert "proxy_request" in names and "list-contacts" in names and "delete-contact" in names
+    assert "proxy_request" in names and "list_contacts" in names and "delete_contact" in names
     for tool in tools:
         assert tool.input_schema["type"] == "object"
         assert "$ref" not in json.dumps(tool.input_schema)
@@ -40,9 +40,22 @@ async def test_tools_are_portable_and_annotated(sandbox: Sandbox):
         Draft7Validator.check_schema(tool.input_schema)
         assert tool.description and len(tool.description) <= 1024
     by_name = {tool.name: tool for tool in tools}
-    assert by_name["list-contacts"].annotations.read_only_hint is True
-    assert by_name["delete-contact"].annotations.destructive_hint is True
-    assert by_name["create-contact"].annotations.read_only_hint is False
+    hints = {
+        name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
+        for name, tool in by_name.items()
+        if (a := tool.annotations) is not None
+    }
+    assert hints["list_contacts"] == hints["get_contact"] == (True, False, True)
+    assert hints["create_contact"] == hints["add_contact_to_segment"] == (False, False, False)
+    assert hints["update_contact"] == hints["change_contact_stage"] == (False, True, True)
+    assert hints["delete_contact"] == hints["remove_contact_from_segment"] == (False, True, True)
+    assert hints["send_email_to_contact"] == (False, False, False)
+    assert hints["proxy_request"] == (False, True, False)
+    assert "cannot be undone" in by_name["delete_contact"].description.lower()
+    assert "cannot be undone" not in by_name["remove_contact_from_segment"].description.lower()
+    for tool in tools:
+        assert tool.annotations is not None and tool.annotations.title is None, "the title is said once"
+        assert tool.title is None or not (tool.description or "").startswith(tool.title), tool.name
     assert "isSensitive" not in json.dumps([t.input_schema for t in tools])
 
 
@@ -57,13 +70,13 @@ async def test_actions_are_deduplicated_across_intents(sandbox: Sandbox):
 
 async def test_list_get_create_and_proxy_agree(sandbox: Sandbox):
     async with Client(build_server(sandbox_app())) as client:
-        listed = await client.call_tool("list-contacts", {"limit": 3})
+        listed = await client.call_tool("list_contacts", {"limit": 3})
         records = payload(listed)["records"]
         assert len(records) == 3 and listed.structured_content == payload(listed)
-        one = payload(await client.call_tool("get-contact", {"id": records[0]["id"]}))
+        one = payload(await client.call_tool("get_contact", {"id": records[0]["id"]}))
         assert one["id"] == records[0]["id"]
 
-        created = payload(await client.call_tool("create-contact", {"email": "ada@example.org", "firstname": "Ada"}))
+        created = payload(await client.call_tool("create_contact", {"email": "ada@example.org", "firstname": "Ada"}))
         proxied = payload(
             await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"search": "ada@example.org"}})
         )
@@ -75,14 +88,14 @@ async def test_bad_arguments_start_no_process(sandbox: Sandbox):
     async with Client(build_server(sandbox_app())) as client:
         await client.list_tools()
         before = len(sandbox.commands())
-        result = await client.call_tool("get-contact", {"id": "seven", "colour": "red"})
+        result = await client.call_tool("get_contact", {"id": "seven", "colour": "red"})
         assert result.is_error
         assert "'id': expected integer, got string" in text(result)
         assert "unknown field 'colour'; accepted fields: id" in text(result)
-        missing = await client.call_tool("create-contact", {})
+        missing = await client.call_tool("create_contact", {})
         assert missing.is_error and "'email': required field is missing" in text(missing)
         assert len(sandbox.commands()) == before
-        assert not (await client.call_tool("get-contact", {"id": 1})).is_error
+        assert not (await client.call_tool("get_contact", {"id": 1})).is_error
 
 
 async def test_unknown_tool_is_a_protocol_error(sandbox: Sandbox):
@@ -95,8 +108,8 @@ async def test_unknown_tool_is_a_protocol_error(sandbox: Sandbox):
 
 async def test_mautic_errors_say_what_to_do(sandbox: Sandbox):
     async with Client(build_server(sandbox_app())) as client:
-        missing = await client.call_tool("get-contact", {"id": 999999})
-        assert missing.is_error and "get-contact failed" in text(missing)
+        missing = await client.call_tool("get_contact", {"id": 999999})
+        assert missing.is_error and "get_contact failed" in text(missing)
         assert "not found" in text(missing).lower()
         proxied = await client.call_tool("proxy_request", {"path": "/api/contacts/999999"})
         assert proxied.is_error and "404" in text(proxied) and "Item was not found" in text(proxied)
@@ -134,10 +147,10 @@ async def test_read_only_mode_is_enforced(sandbox: Sandbox):
     app = sandbox_app(read_only=True)
     async with Client(build_server(app)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert "list-contacts" in names and "proxy_request" in names
-        assert not names & {"create-contact", "update-contact", "delete-contact", "delete-company"}
+        assert "list_contacts" in names and "proxy_request" in names
+        assert not names & {"create_contact", "update_contact", "delete_contact", "delete_company"}
         with pytest.raises(MCPError):
-            await client.call_tool("create-contact", {"email": "x@example.org"})
+            await client.call_tool("create_contact", {"email": "x@example.org"})
         post = await client.call_tool("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {}})
         assert post.is_error and "read-only" in text(post)
         assert not (await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})).is_error
@@ -165,7 +178,7 @@ async def test_setup_problems_leave_proxy_request_with_the_fix(sandbox: Sandbox,
         sandbox.clear()
         fixed = await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})
         assert not fixed.is_error, text(fixed)
-        assert "list-contacts" in {tool.name for tool in (await client.list_tools()).tools}
+        assert "list_contacts" in {tool.name for tool in (await client.list_tools()).tools}
 
 
 async def test_one_failing_intent_loses_only_itself(sandbox: Sandbox):
@@ -180,7 +193,7 @@ async def test_one_failing_intent_loses_only_itself(sandbox: Sandbox):
     app.membrane.list_actions = flaky  # type: ignore[method-assign]
     async with Client(build_server(app)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-    assert {"list-contacts", "list-segments", "proxy_request"} <= names
+    assert {"list_contacts", "list_segments", "proxy_request"} <= names
     assert set(app.discovery.failures) == {"campaigns"}
 
 
@@ -188,7 +201,7 @@ async def test_configured_connection_is_used(sandbox: Sandbox):
     connection_id = sandbox.cli("connection", "list", "--json")["items"][0]["id"]
     app = sandbox_app(connection_id=connection_id)
     async with Client(build_server(app)) as client:
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
     assert app.connection_id == connection_id
     assert any(f"--connectionId={connection_id}" in argv for argv in map(" ".join, sandbox.commands()))
 
@@ -227,7 +240,7 @@ async def test_a_refused_write_says_it_was_not_made(sandbox: Sandbox):
         await client.list_tools()
         sandbox.set(fault="rate_limited", fault_on="action run,request")
         for name, arguments in [
-            ("create-contact", {"email": "x@example.org"}),
+            ("create_contact", {"email": "x@example.org"}),
             ("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {"email": "x@example.org"}}),
         ]:
             result = await client.call_tool(name, arguments)
@@ -243,5 +256,5 @@ async def test_a_discovery_that_failed_entirely_is_tried_again(sandbox: Sandbox)
         assert [tool.name for tool in (await client.list_tools()).tools] == ["proxy_request"]
         sandbox.clear()
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert "list-contacts" in names
-        assert not (await client.call_tool("list-contacts", {"limit": 1})).is_error
+        assert "list_contacts" in names
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error

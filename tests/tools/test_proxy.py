@@ -102,7 +102,7 @@ def test_read_only_mode_allows_get_only_in_the_check_and_in_the_schema():
     assert tool.kind is Kind.READ
     assert tool.tool.input_schema["properties"]["method"]["enum"] == ["GET"]
     assert tool.tool.annotations is not None and tool.tool.annotations.read_only_hint is True
-    assert ProxyTool(read_only=False).kind is Kind.DESTRUCTIVE
+    assert ProxyTool(read_only=False).kind is Kind.WRITE
 
 
 def test_schema_errors_name_the_field():
