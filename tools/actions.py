@@ -14,7 +14,7 @@ from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.naming import assign_names, snake_case
 from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
-from mautic_mcp.tools.tool import InvalidArguments, Kind, annotations
+from mautic_mcp.tools.tool import InvalidArguments, Kind, hints_for
 
 MAX_DESCRIPTION = 1024
 VERB_KINDS: dict[str, Kind] = {
@@ -87,7 +87,7 @@ def _build(action: Action, name: str) -> ActionTool:
             title=title,
             description=describe(action, kind),
             input_schema=schema,
-            annotations=annotations(kind),
+            annotations=hints_for(kind),
         ),
         validator=ArgumentsValidator(schema),
     )

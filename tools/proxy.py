@@ -19,7 +19,7 @@ from mcp.types import Tool
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.schema import ArgumentsValidator
-from mautic_mcp.tools.tool import InvalidArguments, Kind, annotations
+from mautic_mcp.tools.tool import InvalidArguments, Kind, hints_for
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -142,7 +142,7 @@ def _tool(*, read_only: bool) -> Tool:
         title="Mautic API request",
         description=description,
         input_schema=schema,
-        annotations=annotations(Kind.READ if read_only else Kind.WRITE),
+        annotations=hints_for(Kind.READ if read_only else Kind.WRITE),
     )
 
 

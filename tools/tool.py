@@ -51,7 +51,7 @@ HINTS: dict[Kind, tuple[bool, bool, bool]] = {
 """Per kind: readOnlyHint, destructiveHint, idempotentHint, as the MCP definitions of the hints read."""
 
 
-def annotations(kind: Kind) -> ToolAnnotations:
+def hints_for(kind: Kind) -> ToolAnnotations:
     read_only, destructive, idempotent = HINTS[kind]
     return ToolAnnotations(
         read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
