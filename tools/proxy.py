@@ -19,7 +19,8 @@ from mcp.types import Tool
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.schema import ArgumentsValidator
-from mautic_mcp.tools.tool import InvalidArguments, Kind, hints_for
+from mautic_mcp.tools.shaping import compact, fit_list, fit_value, render_list, split_list
+from mautic_mcp.tools.tool import InvalidArguments, Kind, Reread, hints_for
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -86,6 +87,23 @@ class ProxyCall:
     body: str | None
     json_body: bool
 
+    def first(self, key: str) -> str | None:
+        return next((value for name, value in self.query if name == key), None)
+
+    def arguments(self, *, start: int) -> dict[str, Any]:
+        """The arguments of this same GET from `start` on, with the query (path's included) as one object."""
+        query: dict[str, Any] = {}
+        for name, value in self.query:
+            if name in query:
+                query[name] = [*query[name], value] if isinstance(query[name], list) else [query[name], value]
+            else:
+                query[name] = value
+        query["start"] = start
+        arguments: dict[str, Any] = {"method": "GET", "path": self.path, "query": query}
+        if self.headers:
+            arguments["headers"] = dict(self.headers)
+        return arguments
+
 
 class ProxyTool:
     """`proxy_request` as a tool; read-only mode narrows it to GET in its schema and in its checks."""
@@ -112,6 +130,18 @@ class ProxyTool:
             body=call.body,
             json_body=call.json_body,
         )
+
+    async def present(self, call: ProxyCall, answer: Any, max_chars: int, reread: Reread[ProxyCall]) -> str:
+        """A Mautic list (a GET answer with `total`) pages on by `start`; anything else is fitted as it is."""
+        listing = split_list(answer, any_key=True) if call.method == "GET" and _has_total(answer) else None
+        if listing is None:
+            return fit_value(answer, max_chars)
+        next_size = len(compact(call.arguments(start=0))) + 20
+        fitted = fit_list(listing, max_chars, lambda record: _reader(call.path, record), next_size=next_size)
+        start = _count(call.first("start")) + fitted.shown
+        more = listing.total is not None and fitted.shown > 0 and start < listing.total
+        next_arguments = call.arguments(start=start) if more else None
+        return render_list(fitted, of=len(listing.rows), next_arguments=next_arguments, max_chars=max_chars)
 
     def failure(self, call: ProxyCall, error: MembraneError) -> str:
         text = f"{NAME} {call.method} {call.path} failed: {error.message}"
@@ -234,3 +264,31 @@ def _body(body: Any, method: str) -> tuple[str | None, bool]:
             return body, False
         return body, True
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")), True
+
+
+MAUTIC_ENTITIES = frozenset(
+    {"contacts", "companies", "segments", "campaigns", "emails", "forms", "stages", "notes", "assets"}
+)
+
+
+def _has_total(answer: Any) -> bool:
+    return isinstance(answer, dict) and "total" in answer
+
+
+def _reader(path: str, record: Any) -> str | None:
+    """The request that reads one listed record in full: `/api/contacts/5/notes` rows are `/api/notes/<id>`."""
+    if not isinstance(record, Mapping) or record.get("id") is None:
+        return None
+    entity = next((part for part in reversed(path.split("/")) if part in MAUTIC_ENTITIES), None)
+    if entity is None:
+        return None
+    record_path = f"/api/{entity}/{record['id']}"
+    return f"{NAME} {compact({'path': record_path})}"
+
+
+def _count(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return max(number, 0)

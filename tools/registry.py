@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from mcp.types import Tool
@@ -11,18 +11,20 @@ from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.tools.actions import build_action_tools
 from mautic_mcp.tools.proxy import NAME as PROXY_NAME
 from mautic_mcp.tools.proxy import ProxyTool
-from mautic_mcp.tools.tool import ServerTool
+from mautic_mcp.tools.tool import Kind, ServerTool
 
 
 class ToolRegistry:
-    """Tools by name, in the order `tools/list` shows them."""
+    """Tools by name, in the order `tools/list` shows them, and the names read-only mode left out."""
 
-    def __init__(self, tools: Sequence[ServerTool[Any]]) -> None:
+    def __init__(self, tools: Sequence[ServerTool[Any]], hidden: Iterable[str] = ()) -> None:
         self._tools: dict[str, ServerTool[Any]] = {}
         for tool in tools:
             if tool.name in self._tools:
                 raise ValueError(f"two tools are named {tool.name!r}")
             self._tools[tool.name] = tool
+        self.hidden = frozenset(hidden)
+        """Write tools that read-only mode leaves out, by the names they have in read-write mode."""
 
     def __iter__(self) -> Iterator[ServerTool[Any]]:
         return iter(self._tools.values())
@@ -33,11 +35,21 @@ class ToolRegistry:
     def get(self, name: str) -> ServerTool[Any] | None:
         return self._tools.get(name)
 
+    def names(self) -> list[str]:
+        return list(self._tools)
+
     def listing(self) -> list[Tool]:
         return [tool.tool for tool in self._tools.values()]
 
 
 def build_registry(actions: Sequence[Action], *, read_only: bool) -> ToolRegistry:
-    """A tool per action (read actions only in read-only mode), and `proxy_request` last."""
-    action_tools = build_action_tools(actions, read_only=read_only, reserved=frozenset({PROXY_NAME}))
-    return ToolRegistry([*action_tools, ProxyTool(read_only=read_only)])
+    """A tool per action (read actions only in read-only mode), and `proxy_request` last.
+
+    Names are given over all the actions in both modes, so a tool is called the same
+    whether or not the server is read-only, and a hidden write tool can be named when
+    a client calls it.
+    """
+    action_tools = build_action_tools(actions, read_only=False, reserved=frozenset({PROXY_NAME}))
+    kept = [tool for tool in action_tools if not read_only or tool.kind is Kind.READ]
+    hidden = [tool.name for tool in action_tools if read_only and tool.kind is not Kind.READ]
+    return ToolRegistry([*kept, ProxyTool(read_only=read_only)], hidden=hidden)

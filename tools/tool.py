@@ -16,9 +16,11 @@ from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
-from mautic_mcp.tools.results import error_result, invalid_arguments, json_result, not_connected, text_result
+from mautic_mcp.tools.results import error_result, invalid_arguments, not_connected, text_result
+from mautic_mcp.tools.shaping import cut_text
 
 CallT = TypeVar("CallT")
+Reread = Callable[[CallT], Awaitable[Any]]
 
 
 class Kind(StrEnum):
@@ -88,6 +90,13 @@ class ServerTool(Protocol[CallT]):
         """The message for a failed run: what failed, what to do, and for a write whether it was made."""
         ...
 
+    async def present(self, call: CallT, answer: Any, max_chars: int, reread: Reread[CallT]) -> str:
+        """The JSON answer as text within `max_chars`; a list says in `next` how to get its next record.
+
+        `reread` runs another call of the same tool; only a read may use it.
+        """
+        ...
+
 
 async def call_tool(
     tool: ServerTool[Any],
@@ -97,7 +106,7 @@ async def call_tool(
     connection: Callable[[], Awaitable[str]],
     max_chars: int,
 ) -> CallToolResult:
-    """Validate, then get the connection, then run, then shape the answer to fit `max_chars`."""
+    """Validate, then get the connection, then run, then present the answer within `max_chars`."""
     try:
         call = tool.validate({} if arguments is None else arguments)
     except InvalidArguments as problem:
@@ -111,5 +120,9 @@ async def call_tool(
     except MembraneError as error:
         return error_result(tool.failure(call, error))
     if isinstance(answer, str):
-        return text_result(answer, max_chars)
-    return json_result(answer, max_chars)
+        return text_result(cut_text(answer, max_chars))
+
+    async def reread(again: Any) -> Any:
+        return await tool.run(membrane, connection_id, again)
+
+    return text_result(await tool.present(call, answer, max_chars, reread))

@@ -13,6 +13,7 @@ from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import ErrorCode, MembraneError
 from mautic_mcp.membrane.runner import Runner
 from mautic_mcp.tools.registry import ToolRegistry, build_registry
+from mautic_mcp.tools.shaping import fit_value
 from mautic_mcp.tools.tool import InvalidArguments, Kind, ServerTool, call_tool
 
 MEMBRANE = Membrane(Runner(["membrane-not-used"], timeout=1, max_concurrency=1))
@@ -48,6 +49,10 @@ class Recorder:
     def failure(self, call: dict[str, Any], error: MembraneError) -> str:
         return f"recorder failed: {error.message}"
 
+    async def present(self, call: dict[str, Any], answer: Any, max_chars: int, reread: Any) -> str:
+        self.steps.append("present")
+        return fit_value(answer, max_chars)
+
 
 def connection(steps: list[str], problem: MembraneError | None = None):
     async def get() -> str:
@@ -73,9 +78,9 @@ async def call(tool: Recorder, arguments: dict[str, Any] | None, problem: Membra
 async def test_a_good_call_runs_every_step_in_order_and_is_shaped_as_json():
     tool = Recorder(answer={"id": 1, "empty": None})
     result = await call(tool, {"id": 1})
-    assert tool.steps == ["validate", "connection", "run conn-1"]
+    assert tool.steps == ["validate", "connection", "run conn-1", "present"]
     assert not result.is_error and json.loads(text(result)) == {"id": 1}
-    assert result.structured_content == {"id": 1}
+    assert result.structured_content is None, "the JSON is sent once, as text"
 
 
 async def test_invalid_arguments_never_ask_for_the_connection():
