@@ -36,22 +36,22 @@ SCALAR: list[dict[str, Any]] = [{"type": "string"}, {"type": "number"}, {"type":
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "method": {"type": "string", "enum": list(METHODS), "default": "GET", "description": "HTTP method."},
+        "method": {"type": "string", "enum": list(METHODS), "default": "GET", "description": "HTTP method"},
         "path": {
             "type": "string",
             "minLength": 5,
             "maxLength": 2048,
-            "description": "Mautic REST path under /api, e.g. /api/contacts or /api/contacts/5/edit.",
+            "description": "Path under /api/, e.g. /api/contacts/5",
         },
         "query": {
             "type": "object",
             "additionalProperties": {"anyOf": [*SCALAR, {"type": "array", "items": {"anyOf": SCALAR}}]},
-            "description": 'Query parameters, e.g. {"search": "email:jim@example.com", "limit": 10}.',
+            "description": 'e.g. {"search": "email:jim@example.com", "limit": 10}',
         },
         "headers": {
             "type": "object",
             "additionalProperties": {"type": "string"},
-            "description": "Extra request headers. Authentication is added by Membrane.",
+            "description": "Extra headers; Membrane adds the authentication",
         },
         "body": {
             "anyOf": [
@@ -59,19 +59,19 @@ INPUT_SCHEMA: dict[str, Any] = {
                 {"type": "array", "items": {"type": "object", "additionalProperties": True}},
                 {"type": "string"},
             ],
-            "description": "Request body: a JSON object (or an array, for batch endpoints), or a string sent as is.",
+            "description": "A JSON object (an array for batch routes), or a string sent as is",
         },
     },
     "required": ["path"],
     "additionalProperties": False,
 }
 DESCRIPTION = (
-    "Call any Mautic REST API v1 endpoint through the connected account, for what no other tool covers. "
-    "Lists: GET /api/<contacts|companies|segments|campaigns|emails|forms|stages|notes|assets> with query "
-    "search (e.g. 'email:x@y.com', 'segment:alias', 'ids:1,2'), start, limit (keep it small), orderBy, "
-    "orderByDir; rows come keyed by id, with 'total'. One item: GET /api/<entity>/<id>. Create: POST "
-    "/api/<entity>/new. Edit: PATCH /api/<entity>/<id>/edit. Delete: DELETE /api/<entity>/<id>/delete. "
-    "Contact fields are flat aliases (firstname, email)."
+    "Any Mautic REST API v1 call, for what no other tool covers. Entities: contacts, companies, segments, "
+    "campaigns, emails, forms, stages, notes, assets. List: GET /api/<entity>, query search ('email:x@y.com', "
+    "'segment:alias', 'tag:vip', 'ids:1,2'), limit, orderBy, orderByDir; rows come keyed by id; call again with "
+    "`next` for more. One: GET /api/<entity>/<id>. Create: POST /api/<entity>/new. Edit: PATCH "
+    "/api/<entity>/<id>/edit. Delete: DELETE /api/<entity>/<id>/delete. Batch (up to 200): POST "
+    "/api/contacts/batch/new, PATCH /api/contacts/batch/edit. Contact fields are flat aliases (firstname, email)."
 )
 _VALIDATOR = ArgumentsValidator(INPUT_SCHEMA)
 

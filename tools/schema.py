@@ -115,7 +115,7 @@ def _clean(schema: Any) -> dict[str, Any]:
             continue
         if key in SCHEMA_MAPS:
             if isinstance(value, dict):
-                out[key] = {name: _clean(sub) if isinstance(sub, dict) else {} for name, sub in value.items()}
+                out[key] = {name: _without_echo(name, _clean(sub)) for name, sub in value.items()}
         elif key in SCHEMA_LISTS:
             if isinstance(value, list):
                 out[key] = [_clean(sub) for sub in value if isinstance(sub, dict)]
@@ -141,6 +141,18 @@ def _clean(schema: Any) -> dict[str, Any]:
         branches = [{"type": name} for name in out.pop("type")]
         out = {**out, "anyOf": branches} if "anyOf" not in out else {**out, "allOf": [{"anyOf": branches}]}
     return out
+
+
+def _without_echo(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop a description that only repeats its property's name (`firstname`: "Firstname"): tokens for nothing."""
+    description = schema.get("description")
+    if isinstance(description, str) and _bare(description) == _bare(name):
+        return {k: v for k, v in schema.items() if k != "description"}
+    return schema
+
+
+def _bare(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 def _fix_type(value: Any) -> str | list[str] | None:

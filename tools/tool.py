@@ -41,23 +41,23 @@ class Kind(StrEnum):
     """Any change, not known which: hinted as the MCP defaults say (destructive, not idempotent)."""
 
 
-HINTS: dict[Kind, tuple[bool, bool, bool]] = {
-    Kind.READ: (True, False, True),
-    Kind.ADD: (False, False, False),
-    Kind.UPDATE: (False, True, True),
-    Kind.REMOVE: (False, True, True),
-    Kind.DELETE: (False, True, True),
-    Kind.SEND: (False, False, False),
-    Kind.WRITE: (False, True, False),
+HINTS: dict[Kind, tuple[bool, bool]] = {
+    Kind.ADD: (False, False),
+    Kind.UPDATE: (True, True),
+    Kind.REMOVE: (True, True),
+    Kind.DELETE: (True, True),
+    Kind.SEND: (False, False),
+    Kind.WRITE: (True, False),
 }
-"""Per kind: readOnlyHint, destructiveHint, idempotentHint, as the MCP definitions of the hints read."""
+"""Per writing kind: destructiveHint and idempotentHint, as the MCP definitions of the hints read."""
 
 
 def hints_for(kind: Kind) -> ToolAnnotations:
-    read_only, destructive, idempotent = HINTS[kind]
-    return ToolAnnotations(
-        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
-    )
+    """The hints the spec gives a meaning: a read says only that; openWorldHint is left at its default, true."""
+    if kind is Kind.READ:
+        return ToolAnnotations(read_only_hint=True)
+    destructive, idempotent = HINTS[kind]
+    return ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent)
 
 
 class InvalidArguments(ValueError):

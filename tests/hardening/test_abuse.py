@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp.shared.exceptions import MCPError
 
+from mautic_mcp.tools.naming import snake_case
 from tests.hardening.helpers import (
     NOTHING_SENT,
     RawSession,
@@ -229,7 +230,7 @@ def secret(kind: str) -> str:
 
 
 def sensitive_fields(box: Sandbox) -> dict[str, list[str]]:
-    """action key -> its fields that the catalog marks isSensitive or writeOnly, as the CLI itself lists them."""
+    """tool name -> its fields that the catalog marks isSensitive or writeOnly, as the CLI itself lists them."""
     done = subprocess.run(
         [sys.executable, "-m", "mautic_mcp.sandbox", "action", "list", "--limit=100", "--json"],
         env={**clean_environ(), **box.env},
@@ -243,7 +244,7 @@ def sensitive_fields(box: Sandbox) -> dict[str, list[str]]:
         properties = (action.get("inputSchema") or {}).get("properties") or {}
         names = [k for k, v in properties.items() if v.get("isSensitive") or v.get("writeOnly")]
         if names:
-            found[action["key"]] = names
+            found[snake_case(action["key"])] = names
     return found
 
 

@@ -45,7 +45,7 @@ async def test_tools_are_portable_and_annotated(sandbox: Sandbox):
         for name, tool in by_name.items()
         if (a := tool.annotations) is not None
     }
-    assert hints["list_contacts"] == hints["get_contact"] == (True, False, True)
+    assert hints["list_contacts"] == hints["get_contact"] == (True, None, None), "a read says only that"
     assert hints["create_contact"] == hints["add_contact_to_segment"] == (False, False, False)
     assert hints["update_contact"] == hints["change_contact_stage"] == (False, True, True)
     assert hints["delete_contact"] == hints["remove_contact_from_segment"] == (False, True, True)
