@@ -331,7 +331,8 @@ def _build() -> list[dict[str, Any]]:
         _list("segments", "List segments (contact lists), with their aliases."),
         get_segment,
         {"key": "create-segment", "name": "Create Segment", "area": "segments", "op": "create",
-         "type": "create-data-record", "description": "Create a segment that contacts can be added to.",
+         "type": "create-data-record", "description": "Create a segment that contacts can be added to. A name "
+         "already in use makes a second segment with a numbered alias; list segments first to reuse one.",
          "inputSchema": _obj({"name": _str("Name"), "alias": _str("Alias; derived from the name when left out"),
                               "description": _str("Description"), "isPublished": {"type": "boolean", "default": True},
                               "isGlobal": {"type": "boolean", "default": True}}, ["name"]),
@@ -386,7 +387,7 @@ def action_id(spec: dict[str, Any]) -> str:
         import hashlib
 
         spec["id"] = hashlib.sha1((spec["key"] or spec["name"]).encode()).hexdigest()[:24]
-    return spec["id"]
+    return str(spec["id"])
 
 
 def find(id_or_key: str) -> dict[str, Any] | None:

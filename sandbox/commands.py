@@ -200,18 +200,19 @@ def request(args: Args, rest: list[str], state: str) -> tuple[int, Any]:
         path = path.replace("{" + name + "}", value)
         path = "/".join(value if part == ":" + name else part for part in path.split("/"))
     path, _, query_text = path.partition("?")
-    query: dict[str, Any] = form_pairs(query_text)
+    query_pairs = pairs(query_text)
     for pair in args.values("query"):
         name, eq, value = pair.partition("=")
         if not eq:
             raise bad_input(f"--query must be k=v, got {pair!r}.")
-        query[name] = value
+        query_pairs.append((name, value))
     method = (args.value("method") or "GET").upper()
     body = _request_body(args)
     from mautic_mcp.sandbox.routing import handle
     from mautic_mcp.sandbox.store import open_store
+    from mautic_mcp.sandbox.values import nest
 
-    return handle(open_store(), method, path, query, body)
+    return handle(open_store(), method, path, nest(query_pairs), body)
 
 
 def _request_body(args: Args) -> Any:
@@ -237,7 +238,9 @@ def _request_body(args: Args) -> Any:
         except ValueError:
             pass
     if "=" in data:
-        return form_pairs(data)
+        from mautic_mcp.sandbox.values import nest
+
+        return nest(pairs(data))
     return data
 
 
@@ -257,11 +260,11 @@ def _unquote(text: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-def form_pairs(text: str) -> dict[str, str]:
-    """`a=1&b=x%20y` as a dict (last value wins), like urllib's parse_qsl, which costs an import per call."""
-    out: dict[str, str] = {}
+def pairs(text: str) -> list[tuple[str, str]]:
+    """`a=1&b=x%20y` as decoded (name, value) pairs, like urllib's parse_qsl, which costs an import per call."""
+    out: list[tuple[str, str]] = []
     for pair in text.split("&"):
         if pair:
             name, _, value = pair.partition("=")
-            out[_unquote(name)] = _unquote(value)
+            out.append((_unquote(name), _unquote(value)))
     return out

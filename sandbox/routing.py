@@ -14,6 +14,7 @@ from mautic_mcp.sandbox.responses import error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from mautic_mcp.sandbox.entities import Entity
@@ -35,6 +36,12 @@ def handle(store: Store, method: str, path: str, query: dict[str, Any], body: An
         if len(parts) == 4 and field_id is None:
             return error(404)
         return _fields(parts[2], field_id)
+    if parts[1] == "stats" and len(parts) <= 3:
+        if method != "GET":
+            return error(405)
+        from mautic_mcp.sandbox.stats import stats
+
+        return stats(store, parts[2] if len(parts) == 3 else None, query)
     entity = ENTITIES.get(parts[1])
     if entity is None:
         return unknown
@@ -52,6 +59,19 @@ def handle(store: Store, method: str, path: str, query: dict[str, Any], body: An
 
         with store.transaction():
             return create(store, entity, body)
+    if rest[0] == "batch" and len(rest) == 2:
+        from mautic_mcp.sandbox.batch import BATCH
+
+        if rest[1] not in BATCH:
+            return unknown
+        methods, answer = BATCH[rest[1]]
+        return answer(store, entity, method, body, query) if method in methods else error(405)
+    if entity.name == "contacts" and rest == ["activity"]:
+        if method != "GET":
+            return error(405)
+        from mautic_mcp.sandbox.timeline import activity
+
+        return activity(store, None, query)
     record_id = _record_id(rest[0])
     if record_id is None:
         return error(404) if len(rest) == 1 else unknown
@@ -79,6 +99,9 @@ def handle(store: Store, method: str, path: str, query: dict[str, Any], body: An
         from mautic_mcp.sandbox.relations import contact_related
 
         return contact_related(store, record_id, rest[1])
+    route = RECORD_ROUTES.get((entity.name, *rest[1:]))
+    if route is not None:
+        return route[1](store, record_id, query, body) if method == route[0] else error(405)
     if len(rest) == 4 and rest[1] == "contact":
         contact_id = _record_id(rest[2])
         if contact_id is None:
@@ -94,6 +117,32 @@ def handle(store: Store, method: str, path: str, query: dict[str, Any], body: An
 
 # what `GET /api/contacts/{id}/<what>` lists; relations.CONTACT_RELATED answers each
 CONTACT_LISTS = frozenset({"notes", "segments", "campaigns", "companies"})
+
+
+def _activity(store: Store, record_id: int, query: dict[str, Any], body: Any) -> Response:
+    from mautic_mcp.sandbox.timeline import activity
+
+    return activity(store, record_id, query)
+
+
+def _campaign_contacts(store: Store, record_id: int, query: dict[str, Any], body: Any) -> Response:
+    from mautic_mcp.sandbox.stats import campaign_contacts
+
+    return campaign_contacts(store, record_id, query)
+
+
+def _segment_add(store: Store, record_id: int, query: dict[str, Any], body: Any) -> Response:
+    from mautic_mcp.sandbox.batch import add_to_segment
+
+    return add_to_segment(store, record_id, body)
+
+
+# (entity, the path after the id) -> (method, what answers it), for the routes under one record
+RECORD_ROUTES: dict[tuple[str, ...], tuple[str, Callable[[Store, int, dict[str, Any], Any], Response]]] = {
+    ("contacts", "activity"): ("GET", _activity),
+    ("campaigns", "contacts"): ("GET", _campaign_contacts),
+    ("segments", "contacts", "add"): ("POST", _segment_add),
+}
 
 
 def _record_id(text: str) -> int | None:

@@ -374,7 +374,7 @@ def populate(store: Store) -> None:
             )
         )
     conn.executemany(
-        "INSERT INTO campaign_contacts VALUES (?, ?, ?)",
+        "INSERT INTO campaign_contacts (campaign_id, contact_id, date_added, manually_added) VALUES (?, ?, ?, 0)",
         [(campaign_ids[rng.randrange(len(campaign_ids))], cid, _stamp(200, 60)) for cid in contact_ids[::3]],
     )
 
@@ -480,3 +480,96 @@ def populate(store: Store) -> None:
                 "dateModified": _stamp(150 + i * 20, 200),
             },
         )
+    _history(store)
+
+
+# type, event name, action name of the point actions seeded contacts earned their points with
+POINT_ACTIONS = (
+    ("form", "1: Submitted a form", "submit"),
+    ("email", "2: Opened an email", "open"),
+    ("page", "3: Visited the pricing page", "hit"),
+    ("asset", "4: Downloaded an asset", "download"),
+)
+
+
+def _later(stamp: str, minutes: int) -> str:
+    from datetime import datetime, timedelta
+
+    return (datetime.fromisoformat(stamp) + timedelta(minutes=minutes)).isoformat()
+
+
+def _last(row: tuple[Any, ...]) -> str:
+    return str(row[-1])
+
+
+def _history(store: Store) -> None:
+    """The change logs behind the seeded contacts' timelines, agreeing with their data: how each contact was
+    identified, its segment and campaign memberships, its stage, points that add up to its score, and which
+    sends were read (each email's first `readCount` sends). A separate generator leaves the records as they were.
+    """
+    from mautic_mcp.sandbox.history import USER_ID, USER_NAME
+    from mautic_mcp.sandbox.store import dumps
+
+    rng = random.Random(7)
+    conn = store.conn
+    names = {
+        table: {r["id"]: r["name"] for r in store.all(table)} for table in ("segments", "campaigns", "stages", "forms")
+    }
+    sources = [("lead", "api-single", None, USER_NAME), ("lead", "import", 1, "contacts-2024.csv")]
+    sources += [("form", "submission", fid, name) for fid, name in names["forms"].items()]
+    events: list[tuple[Any, ...]] = []
+    stage_logs: list[tuple[Any, ...]] = []
+    point_logs: list[tuple[Any, ...]] = []
+    for contact in store.all("contacts"):
+        cid, added = contact["id"], contact["dateAdded"]
+        bundle, object_, object_id, description = rng.choice(sources)
+        events.append(
+            (cid, bundle, object_, "identified_contact", object_id, added, {"object_description": description})
+        )
+        if contact.get("stage"):
+            stage = contact["stage"]
+            name = f"{stage}: {names['stages'][stage]}"
+            stage_logs.append((cid, stage, name, "Manually Added", contact["dateModified"]))
+        left, when = contact.get("points") or 0, added
+        while left > 0:
+            delta = left if left <= 10 or rng.random() < 0.4 else rng.randrange(1, left)
+            when = _later(when, rng.randrange(30, 60 * 24 * 20))
+            point_logs.append((cid, *rng.choice(POINT_ACTIONS), delta, when))
+            left -= delta
+    for segment_id, cid, joined in conn.execute("SELECT * FROM segment_contacts ORDER BY contact_id, segment_id"):
+        name = names["segments"][segment_id]
+        events.append((cid, "lead", "segment", "added", segment_id, joined, {"object_description": name}))
+    for campaign_id, cid, joined in conn.execute(
+        "SELECT campaign_id, contact_id, date_added FROM campaign_contacts ORDER BY contact_id"
+    ):
+        name = names["campaigns"][campaign_id]
+        properties = {"campaign_id": campaign_id, "campaign_name": name, "object_description": name}
+        events.append((cid, "campaign", "campaign", "added", campaign_id, joined, properties))
+    events.sort(key=lambda e: (e[5], e[0]))
+    stage_logs.sort(key=_last)
+    point_logs.sort(key=_last)
+    conn.executemany(
+        "INSERT INTO lead_event_log (lead_id, user_id, user_name, bundle, object, action, object_id, date_added,"
+        " properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(e[0], USER_ID, USER_NAME, *e[1:6], dumps(e[6])) for e in events],
+    )
+    conn.executemany(
+        "INSERT INTO lead_stages_change_log (lead_id, stage_id, event_name, action_name, date_added)"
+        " VALUES (?, ?, ?, ?, ?)",
+        stage_logs,
+    )
+    conn.executemany(
+        "INSERT INTO lead_points_change_log (lead_id, type, event_name, action_name, delta, date_added)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        point_logs,
+    )
+    for email in store.all("emails"):
+        sends = conn.execute(
+            "SELECT id, date_sent FROM email_sends WHERE email_id = ? ORDER BY id", (email["id"],)
+        ).fetchall()
+        for i, (send_id, sent) in enumerate(sends):
+            read = _later(sent, rng.randrange(5, 60 * 48)) if i < email["readCount"] else None
+            conn.execute(
+                "UPDATE email_sends SET is_read = ?, date_read = ?, tracking_hash = ? WHERE id = ?",
+                (1 if read else 0, read, f"{rng.getrandbits(52):013x}", send_id),
+            )

@@ -1,8 +1,9 @@
 """The SQLite store: where it lives, its schema, atomic first-use seeding, and transactions.
 
 One table per Mautic entity holds each record's flat fields as JSON in `data`, plus the few columns the
-emulation searches on (`ukey` for email/name/alias lookups, `published`, `search` text). Relations live
-in their own tables. WAL mode and a 10 s busy timeout let parallel processes read while one writes;
+emulation searches on (`ukey` for email/name/alias lookups, `published`, `search` text). Relations and
+contacts' change logs live in their own tables; `UPGRADES` brings a store made by an older version up to
+date on open. WAL mode and a 10 s busy timeout let parallel processes read while one writes;
 every write runs inside BEGIN IMMEDIATE so concurrent writers queue instead of failing.
 """
 
@@ -53,6 +54,34 @@ SCHEMA = (
     "CREATE TABLE email_sends (id INTEGER PRIMARY KEY AUTOINCREMENT, email_id INTEGER NOT NULL,"
     " contact_id INTEGER NOT NULL, date_sent TEXT NOT NULL);"
     "CREATE INDEX email_sends_contact ON email_sends(contact_id);"
+)
+# Each step brings a store from one `PRAGMA user_version` to the next. A new store is built with SCHEMA and
+# then every step, so stores made by older versions and new ones end up alike. Columns and tables are named
+# as in Mautic's database, which `GET /api/stats/<table>` shows.
+UPGRADES: tuple[tuple[str, ...], ...] = (
+    (
+        # campaign membership outlives a removal, as Mautic's campaign_leads rows do
+        "ALTER TABLE campaign_contacts ADD COLUMN manually_removed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE campaign_contacts ADD COLUMN manually_added INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE campaign_contacts ADD COLUMN date_last_exited TEXT",
+        "ALTER TABLE campaign_contacts ADD COLUMN rotation INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE email_sends ADD COLUMN is_read INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE email_sends ADD COLUMN date_read TEXT",
+        "ALTER TABLE email_sends ADD COLUMN tracking_hash TEXT",
+        "CREATE INDEX email_sends_email ON email_sends(email_id)",
+        # the change logs a contact's timeline is built from
+        "CREATE TABLE lead_event_log (id INTEGER PRIMARY KEY AUTOINCREMENT, lead_id INTEGER NOT NULL,"
+        " user_id INTEGER, user_name TEXT, bundle TEXT NOT NULL, object TEXT NOT NULL, action TEXT NOT NULL,"
+        " object_id INTEGER, date_added TEXT NOT NULL, properties TEXT NOT NULL)",
+        "CREATE INDEX lead_event_log_lead ON lead_event_log(lead_id)",
+        "CREATE TABLE lead_points_change_log (id INTEGER PRIMARY KEY AUTOINCREMENT, lead_id INTEGER NOT NULL,"
+        " type TEXT NOT NULL, event_name TEXT NOT NULL, action_name TEXT NOT NULL, delta INTEGER NOT NULL,"
+        " date_added TEXT NOT NULL)",
+        "CREATE INDEX lead_points_change_log_lead ON lead_points_change_log(lead_id)",
+        "CREATE TABLE lead_stages_change_log (id INTEGER PRIMARY KEY AUTOINCREMENT, lead_id INTEGER NOT NULL,"
+        " stage_id INTEGER, event_name TEXT NOT NULL, action_name TEXT NOT NULL, date_added TEXT NOT NULL)",
+        "CREATE INDEX lead_stages_change_log_lead ON lead_stages_change_log(lead_id)",
+    ),
 )
 
 
@@ -168,6 +197,18 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Runs the UPGRADES steps a store has not had yet; a store made by an older sandbox keeps its data."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(UPGRADES):
+        return
+    with Transaction(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in UPGRADES[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {len(UPGRADES)}")
+
+
 def _build(path: str) -> str:
     """Creates and seeds a store in a temporary file next to `path`; returns the temporary file's path."""
     from mautic_mcp.sandbox import seed
@@ -182,6 +223,7 @@ def _build(path: str) -> str:
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         conn.executescript(SCHEMA)
+        _upgrade(conn)
         conn.execute("BEGIN")
         seed.populate(Store(tmp, conn))
         conn.execute("COMMIT")
@@ -221,7 +263,9 @@ def open_store(path: str | None = None) -> Store:
     path = path or db_path()
     if not os.path.exists(path):
         _publish(_build(path), path)
-    return Store(path, _connect(path))
+    conn = _connect(path)
+    _upgrade(conn)
+    return Store(path, conn)
 
 
 def reset(path: str | None = None) -> str:

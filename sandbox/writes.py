@@ -4,6 +4,7 @@ delete with its cascades; each checks its input with Mautic's validation rules a
 
 from __future__ import annotations
 
+from mautic_mcp.sandbox import history
 from mautic_mcp.sandbox.entities import NUMERIC_FIELDS, RELATIONS
 from mautic_mcp.sandbox.rendering import Renderer
 from mautic_mcp.sandbox.responses import error, invalid
@@ -142,18 +143,20 @@ def _link_company(store: Store, contact_id: int, name: Any) -> None:
         )
 
 
-def _save_new(store: Store, entity: Entity, data: dict[str, Any]) -> dict[str, Any]:
-    """Stamps, completes and inserts a validated new record; returns it with its id."""
+def _save_new(store: Store, entity: Entity, data: dict[str, Any], batch: bool) -> dict[str, Any]:
+    """Stamps, completes and inserts a validated new record; returns it with its id. A new contact is logged
+    as identified by the API (`batch` says which endpoint), which starts its timeline."""
     stamp = now()
     data["dateAdded"] = data["dateModified"] = stamp
     _finish(store, entity, data)
     data["id"] = store.insert(entity.name, data)
     if entity.name == "contacts":
         _link_company(store, data["id"], data.get("company"))
+        history.identified(store, data["id"], batch)
     return data
 
 
-def create(store: Store, entity: Entity, body: Any) -> Response:
+def create(store: Store, entity: Entity, body: Any, batch: bool = False) -> Response:
     """`POST /api/<entity>/new`; a contact's email or a company's name that exists edits that record instead."""
     if not isinstance(body, dict):
         return error(400, "The request body must be a JSON object of fields.")
@@ -163,17 +166,17 @@ def create(store: Store, entity: Entity, body: Any) -> Response:
         if isinstance(key, str) and key.strip():
             existing_id = store.find_id(entity.name, key)
     if existing_id is not None:
-        return edit(store, entity, existing_id, "PATCH", body)
+        return edit(store, entity, existing_id, "PATCH", body, batch)
     data = dict(entity.fields)
     data["isPublished"] = data.get("isPublished", True)
     errors = _apply(store, entity, data, body, merge_tags=False) or _validate(store, entity, data, None)
     if errors:
         return invalid(errors)
-    data = _save_new(store, entity, data)
+    data = _save_new(store, entity, data, batch)
     return 201, {entity.single: Renderer(store).render(entity.name, data)}
 
 
-def edit(store: Store, entity: Entity, record_id: int, method: str, body: Any) -> Response:
+def edit(store: Store, entity: Entity, record_id: int, method: str, body: Any, batch: bool = False) -> Response:
     """`/api/<entity>/{id}/edit`: PATCH merges `body` into the record, PUT replaces the record with it."""
     if not isinstance(body, dict):
         return error(400, "The request body must be a JSON object of fields.")
@@ -181,7 +184,7 @@ def edit(store: Store, entity: Entity, record_id: int, method: str, body: Any) -
     if existing is None:
         if method == "PATCH":
             return error(404)
-        return _create_put(store, entity, body)
+        return _create_put(store, entity, body, batch)
     if method == "PUT":
         data = {**entity.fields, "isPublished": True, "id": record_id, "dateAdded": existing.get("dateAdded")}
     else:
@@ -198,7 +201,7 @@ def edit(store: Store, entity: Entity, record_id: int, method: str, body: Any) -
     return 200, {entity.single: Renderer(store).render(entity.name, data)}
 
 
-def _create_put(store: Store, entity: Entity, body: dict[str, Any]) -> Response:
+def _create_put(store: Store, entity: Entity, body: dict[str, Any], batch: bool) -> Response:
     """PUT on a missing id creates a new record (with a new id), as Mautic does."""
     data = {**entity.fields, "isPublished": True}
     errors = _apply(store, entity, data, body, merge_tags=False) or _validate(store, entity, data, None)
@@ -206,7 +209,7 @@ def _create_put(store: Store, entity: Entity, body: dict[str, Any]) -> Response:
         return invalid(errors)
     if entity.upsert and store.find_id(entity.name, str(data.get(entity.required[0]) or "")) is not None:
         return invalid({entity.required[0]: ["A record with this value already exists."]})
-    data = _save_new(store, entity, data)
+    data = _save_new(store, entity, data, batch)
     return 201, {entity.single: Renderer(store).render(entity.name, data)}
 
 
@@ -222,6 +225,7 @@ def delete(store: Store, entity: Entity, record_id: int) -> Response:
         for table in ("segment_contacts", "campaign_contacts", "company_contacts", "email_sends"):
             conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (record_id,))
         conn.execute("DELETE FROM notes WHERE json_extract(data, '$.lead') = ?", (record_id,))
+        history.forget(store, record_id)
     elif entity.name in RELATIONS:
         table, column = RELATIONS[entity.name]
         conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (record_id,))

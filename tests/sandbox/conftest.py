@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 import mautic_mcp.sandbox
+from mautic_mcp.sandbox.routing import handle
+from mautic_mcp.sandbox.store import Store, open_store
 from mautic_mcp.sandbox.workspace import CONNECTION_ID
 
 CONN = CONNECTION_ID
@@ -108,3 +110,26 @@ def box(tmp_path: Path, template_db: Path) -> Iterator[Box]:
     db = tmp_path / "sandbox.db"
     shutil.copyfile(template_db, db)
     yield Box(db=db, tmp=tmp_path)
+
+
+@pytest.fixture
+def db(tmp_path: Path, template_db: Path) -> Iterator[Store]:
+    """A private copy of the seeded store, opened in this process, for calling the emulation directly."""
+    target = tmp_path / "sandbox.db"
+    shutil.copyfile(template_db, target)
+    opened = open_store(str(target))
+    yield opened
+    opened.conn.close()
+
+
+def get(db: Store, path: str, **query: Any) -> tuple[int, Any]:
+    return handle(db, "GET", path, dict(query), None)
+
+
+def call(db: Store, method: str, path: str, body: Any = None, **query: Any) -> tuple[int, Any]:
+    return handle(db, method, path, dict(query), body)
+
+
+def ids(body: dict[str, Any], key: str = "contacts") -> list[int]:
+    rows = body[key]
+    return [r["id"] for r in (rows.values() if isinstance(rows, dict) else rows)]

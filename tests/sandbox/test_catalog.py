@@ -112,6 +112,11 @@ def test_catalog_quirks_are_present() -> None:
     assert specs["get-segment"]["inputSchema"]["properties"]["id"]["type"] == "integer"
 
 
+def test_create_segment_says_a_taken_name_gets_a_numbered_alias() -> None:
+    [spec] = [s for s in catalog.specs() if s["key"] == "create-segment"]
+    assert "numbered alias" in spec["description"] and "list segments first" in spec["description"]
+
+
 def test_list_inputs_offer_paging_and_sorting() -> None:
     for spec in catalog.specs():
         if spec["op"] != "list":

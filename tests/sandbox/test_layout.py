@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import mautic_mcp.sandbox
-from mautic_mcp.sandbox import actions, catalog, entities, relations, rendering, routing
+from mautic_mcp.sandbox import actions, batch, catalog, entities, relations, rendering, routing, timeline
 
 SANDBOX = Path(mautic_mcp.sandbox.__file__).resolve().parent
 
@@ -19,6 +19,16 @@ def test_every_catalog_op_has_a_runner() -> None:
 
 def test_routed_contact_lists_are_the_ones_answered() -> None:
     assert set(routing.CONTACT_LISTS) == set(relations.CONTACT_RELATED)
+
+
+def test_every_relation_verb_has_a_handler() -> None:
+    assert set(relations.VERBS) == set(relations.RELATE)
+
+
+def test_record_routes_and_timeline_sources_name_real_things() -> None:
+    assert {route[0] for route in routing.RECORD_ROUTES} <= set(entities.ENTITIES)
+    assert set(timeline.SOURCES) <= set(timeline.TYPES)
+    assert set(batch.BATCH) == {"new", "edit", "delete"}
 
 
 def test_tables_by_entity_name_real_entities() -> None:

@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from mautic_mcp.sandbox import store
 from mautic_mcp.sandbox.routing import handle
 from mautic_mcp.sandbox.store import Store
-
-
-@pytest.fixture
-def db(box_db: Path) -> Iterator[Store]:
-    opened = store.open_store(str(box_db))
-    yield opened
-    opened.conn.close()
-
-
-@pytest.fixture
-def box_db(tmp_path: Path, template_db: Path) -> Path:
-    target = tmp_path / "sandbox.db"
-    target.write_bytes(template_db.read_bytes())
-    return target
-
-
-def get(db: Store, path: str, **query: object) -> tuple[int, dict]:
-    return handle(db, "GET", path, dict(query), None)
-
-
-def ids(body: dict, key: str = "contacts") -> list[int]:
-    rows = body[key]
-    return [r["id"] for r in (rows.values() if isinstance(rows, dict) else rows)]
+from tests.sandbox.conftest import get, ids
 
 
 def test_seed_sizes(db: Store) -> None:

@@ -190,10 +190,10 @@ def test_request_json_flag_keeps_errors_off_stdout(box: Box) -> None:
     assert done.code == 1 and done.out == ""
 
 
-def test_form_pairs_decode_like_urllib() -> None:
+def test_pairs_decode_like_urllib() -> None:
     from urllib.parse import parse_qsl
 
-    from mautic_mcp.sandbox.commands import form_pairs
+    from mautic_mcp.sandbox.commands import pairs
 
     for text in (
         "a=1&b=x%20y",
@@ -202,4 +202,29 @@ def test_form_pairs_decode_like_urllib() -> None:
         "bad=%zz%4",
         "k=&=v&x",
     ):
-        assert form_pairs(text) == dict(parse_qsl(text, keep_blank_values=True)), text
+        assert pairs(text) == parse_qsl(text, keep_blank_values=True), text
+
+
+def test_bracketed_names_nest_as_php_reads_them() -> None:
+    from mautic_mcp.sandbox.commands import pairs
+    from mautic_mcp.sandbox.values import nest
+
+    text = (
+        "search=a%5Bb%5D&filters%5Bsearch%5D=x&filters%5BincludeEvents%5D%5B%5D=email.sent"
+        "&filters%5BincludeEvents%5D%5B%5D=email.read&where%5B0%5D%5Bcol%5D=id&where%5B0%5D%5Bval%5D=3"
+        "&order[0]=timestamp&order[1]=DESC&ids[]=1&bad[=1&map[b]=2&map[a]=1"
+    )
+    assert nest(pairs(text)) == {
+        "search": "a[b]",
+        "filters": {"search": "x", "includeEvents": ["email.sent", "email.read"]},
+        "where": [{"col": "id", "val": "3"}],
+        "order": ["timestamp", "DESC"],
+        "ids": ["1"],
+        "bad[": "1",
+        "map": {"b": "2", "a": "1"},
+    }
+
+
+def test_form_bodies_nest_too(box: Box) -> None:
+    done = box.request("/api/contacts/new", "-X", "POST", "-d", "email=nest@example.com&tags[]=alpha&tags[]=beta")
+    assert [t["tag"] for t in done.json()["contact"]["tags"]] == ["alpha", "beta"]

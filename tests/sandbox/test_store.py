@@ -142,6 +142,7 @@ def test_reset_replaces_a_changed_store(box: Box) -> None:
     [
         ("cli",),
         ("actions", "commands", "catalog", "routing", "entities", "rendering", "search", "writes", "relations"),
+        ("timeline", "stats", "batch", "history", "values", "responses"),
     ],
 )
 def test_module_and_import_do_no_work(tmp_path: Path, modules: tuple[str, ...]) -> None:
@@ -154,3 +155,33 @@ def test_module_and_import_do_no_work(tmp_path: Path, modules: tuple[str, ...]) 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert not (tmp_path / "never.db").exists()
+
+
+def test_a_store_made_before_the_change_logs_is_upgraded_on_open(tmp_path: Path) -> None:
+    """A store from an older sandbox (user_version 0, base schema) gains the new columns and tables, keeps its
+    rows, and serves the routes that read them."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(store.SCHEMA)
+    data = json.dumps({"email": "old@example.com", "dateAdded": "2024-01-01T00:00:00+00:00", "points": 0})
+    conn.execute("INSERT INTO contacts (ukey, published, search, data) VALUES ('old@example.com', 1, '', ?)", (data,))
+    conn.execute("INSERT INTO campaigns (ukey, published, search, data) VALUES (NULL, 1, '', '{\"name\": \"C\"}')")
+    conn.execute("INSERT INTO campaign_contacts VALUES (1, 1, '2024-01-02T00:00:00+00:00')")
+    conn.execute("INSERT INTO email_sends (email_id, contact_id, date_sent) VALUES (1, 1, '2024-01-03T00:00:00+00:00')")
+    conn.close()
+    opened = store.open_store(str(path))
+    try:
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == len(store.UPGRADES)
+        from mautic_mcp.sandbox.routing import handle
+
+        status, body = handle(opened, "GET", "/api/campaigns/1/contacts", {}, None)
+        assert status == 200 and body["contacts"][0]["rotation"] == "1" and body["contacts"][0]["lead_id"] == "1"
+        status, body = handle(opened, "GET", "/api/contacts/1/activity", {}, None)
+        assert status == 200 and [e["event"] for e in body["events"]] == ["email.sent"]
+        assert handle(opened, "POST", "/api/campaigns/1/contact/1/remove", {}, None)[0] == 200
+        assert handle(opened, "GET", "/api/campaigns/1/contacts", {}, None)[1]["total"] == "0"
+    finally:
+        opened.conn.close()
+    again = store.open_store(str(path))  # already upgraded: opening again changes nothing
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == len(store.UPGRADES)
+    again.conn.close()
