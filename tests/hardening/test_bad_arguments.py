@@ -392,7 +392,7 @@ def test_values_starting_with_dashes_are_data(server: Served):
     cases = [
         ("list_contacts", "search"),
         ("list_companies", "search"),
-        ("contacts_find-by-tag", "tag"),
+        ("contacts_find_by_tag", "tag"),
         ("create_note", "text"),
         ("create_company", "name"),
         ("create_segment", "description"),
