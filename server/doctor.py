@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,7 +17,14 @@ from mautic_mcp.membrane.connection import resolve_connection
 from mautic_mcp.membrane.discovery import discover
 from mautic_mcp.membrane.errors import LOGIN_COMMAND, ErrorCode, MembraneError
 from mautic_mcp.server.config import Settings
-from mautic_mcp.server.server import MauticServer, membrane_for
+from mautic_mcp.server.server import (
+    BROADER_INTENTS,
+    MauticServer,
+    empty_intents_warning,
+    found_nothing,
+    membrane_for,
+)
+from mautic_mcp.server.server import log as server_log
 from mautic_mcp.tools.registry import ToolRegistry, build_registry
 from mautic_mcp.tools.tool import Kind, ServerTool
 
@@ -101,13 +110,15 @@ class Doctor:
         failed = "; ".join(f"{intent}: {error.what}" for intent, error in found.failures.items())
         if not found.actions:
             first = next(iter(found.failures.values()), None)
+            reasons = "; ".join(reason for reason in (failed, found_nothing(found)) if reason)
             raise MembraneError(
                 ErrorCode.NO_ACTIONS,
-                "Discovery found no actions" + (f" ({failed})." if failed else "."),
-                first.fix if first else "Try broader intents with --intent, or check the connection in Membrane.",
+                "Discovery found no actions" + (f" ({reasons})." if reasons else "."),
+                first.fix if first else f"{BROADER_INTENTS}, or check the connection in Membrane.",
             )
         summary = f"{len(self.registry)} tools from {len(found.actions)} actions ({counts})"
-        return summary + (f"; failed intents: {failed}" if failed else "")
+        warning = empty_intents_warning(found)
+        return summary + (f"; failed intents: {failed}" if failed else "") + (f"; {warning}" if warning else "")
 
     async def _read_call(self) -> str:
         """Run one read that needs no arguments, through the same tool a client would call."""
@@ -145,11 +156,16 @@ def tools_payload(app: MauticServer) -> dict[str, Any]:
 
 
 async def print_tools(settings: Settings, as_json: bool) -> int:
+    """The tools table (or the `tools/list` payload) on stdout; what limits the tools, a line each on stderr."""
     app = MauticServer(settings)
-    await app.start()
+    with _quiet(server_log):
+        await app.start()
     if app.problem is not None:
         available = ", ".join(tool.name for tool in app.registry)
         print(f"mautic-mcp: only these tools are available ({available}): {app.problem.message}", file=sys.stderr)
+    empty = empty_intents_warning(app.discovery)
+    if empty:
+        print(f"mautic-mcp: {empty}", file=sys.stderr)
     if as_json:
         print(json.dumps(tools_payload(app), indent=2, ensure_ascii=False))
         return 0 if app.problem is None else 1
@@ -161,3 +177,14 @@ async def print_tools(settings: Settings, as_json: bool) -> int:
     mode = "read-only" if settings.read_only else "read-write"
     print(f"{len(rows)} tools ({mode})")
     return 0 if app.problem is None else 1
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Hold back `logger`'s warnings: `print_tools` says the same on stderr in a line of its own."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -66,6 +66,19 @@ def mautic_mcp_argv(*args: str) -> list[str]:
     return [command, *args] if command else [sys.executable, "-m", "mautic_mcp.server", *args]
 
 
+def mautic_mcp_argv_with(constants: Mapping[str, float], *args: str) -> list[str]:
+    """`mautic-mcp` with `args`, started with some constants of `mautic_mcp.server.server` replaced first.
+
+    For intervals a test cannot wait for: `{"PROGRESS_INTERVAL_SECONDS": 0.25}`.
+    """
+    assignments = "".join(f"server.{name} = {value!r}; " for name, value in constants.items())
+    script = (
+        f"import sys; import mautic_mcp.server.server as server; {assignments}"
+        f"from mautic_mcp.server.cli import main; sys.exit(main({list(args)!r}))"
+    )
+    return [sys.executable, "-P", "-c", script]
+
+
 def sandbox_app(**flags: Any) -> MauticServer:
     """A server on the sandbox CLI with the given settings (flags as on the command line)."""
     return MauticServer(build_settings({"sandbox": True, **flags}, env={}))

@@ -127,3 +127,24 @@ def test_settings_before_the_subcommand_are_kept(sandbox: Sandbox):
     assert done.returncode == 0, done.stderr
     names = {tool["name"] for tool in json.loads(done.stdout)["tools"]}
     assert "list_contacts" in names and "create_contact" not in names
+
+
+def test_intents_that_find_nothing_are_named_with_what_to_do(sandbox: Sandbox):
+    broader = "Name broader intents with --intent / MAUTIC_MCP_INTENTS"
+    done = mautic_mcp("doctor", "--sandbox", "--json", "--intent", "contacts", "--intent", "zzzz-nothing")
+    discovery = {check["name"]: check for check in json.loads(done.stdout)["checks"]}["Action discovery"]
+    assert done.returncode == 0 and discovery["ok"] is True
+    assert "zzzz-nothing: 0" in discovery["detail"] and "intent 'zzzz-nothing' found no actions" in discovery["detail"]
+    assert broader in discovery["detail"]
+
+    nothing = mautic_mcp("doctor", "--sandbox", "--json", "--intent", "zzzz-nothing")
+    discovery = {check["name"]: check for check in json.loads(nothing.stdout)["checks"]}["Action discovery"]
+    assert nothing.returncode == 1 and discovery["ok"] is False
+    assert "intent 'zzzz-nothing' found no actions" in discovery["detail"] and broader in discovery["fix"]
+
+    tools = mautic_mcp("tools", "--sandbox", "--intent", "contacts", "--intent", "zzzz-nothing")
+    assert tools.returncode == 0 and "list_contacts" in tools.stdout
+    assert tools.stderr.splitlines() == [
+        "mautic-mcp: intent 'zzzz-nothing' found no actions. Name broader intents with --intent / "
+        "MAUTIC_MCP_INTENTS, e.g. one Mautic area each (contacts, companies, segments)"
+    ]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 from mcp import Client
+from mcp.server.subscriptions import ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 from mautic_mcp.membrane.client import MembraneError
 from mautic_mcp.server.server import build_server
+from mautic_mcp.tools.registry import build_registry
 from tests.support import Sandbox, action_tools, sandbox_app
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -102,8 +105,14 @@ async def test_unknown_tool_is_a_protocol_error(sandbox: Sandbox):
     async with Client(build_server(sandbox_app())) as client:
         with pytest.raises(MCPError) as raised:
             await client.call_tool("drop-database", {})
-    assert raised.value.error.code == -32602
+        with pytest.raises(MCPError) as misnamed:
+            await client.call_tool("list-contacts", {})
+        with pytest.raises(MCPError) as misspelt:
+            await client.call_tool("list_contact", {})
+    assert raised.value.error.code == misnamed.value.error.code == -32602
     assert "drop-database" in raised.value.error.message
+    assert misnamed.value.error.message == "Unknown tool: 'list-contacts'; did you mean list_contacts?"
+    assert "did you mean list_contacts" in misspelt.value.error.message
 
 
 async def test_mautic_errors_say_what_to_do(sandbox: Sandbox):
@@ -149,12 +158,28 @@ async def test_read_only_mode_is_enforced(sandbox: Sandbox):
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert "list_contacts" in names and "proxy_request" in names
         assert not names & {"create_contact", "update_contact", "delete_contact", "delete_company"}
-        with pytest.raises(MCPError):
-            await client.call_tool("create_contact", {"email": "x@example.org"})
+        for name, called in [("create_contact", "create_contact"), ("delete_contact", "delete-contact")]:
+            with pytest.raises(MCPError) as raised:
+                await client.call_tool(called, {"email": "x@example.org", "id": 1})
+            assert raised.value.error.message == (
+                f"{name} is a write tool and this server runs in read-only mode "
+                "(--read-only / MAUTIC_MCP_READ_ONLY); it only reads."
+            )
         post = await client.call_tool("proxy_request", {"method": "POST", "path": "/api/contacts/new", "body": {}})
         assert post.is_error and "read-only" in text(post)
         assert not (await client.call_tool("proxy_request", {"path": "/api/contacts", "query": {"limit": 1}})).is_error
     assert all(t.kind.value == "read" for t in action_tools(app).values())
+
+
+async def test_read_only_mode_hides_write_tools_by_their_read_write_names(sandbox: Sandbox):
+    app = sandbox_app()
+    await app.start()
+    actions = app.discovery.actions
+    read_write, read_only = build_registry(actions, read_only=False), build_registry(actions, read_only=True)
+    writes = {tool.name for tool in read_write if tool.kind.value != "read"} - {"proxy_request"}
+    assert read_only.hidden == writes
+    assert read_only.names() == [name for name in read_write.names() if name not in writes]
+    assert "delete_contact" in read_only.hidden and not read_write.hidden
 
 
 @pytest.mark.parametrize(
@@ -257,4 +282,54 @@ async def test_a_discovery_that_failed_entirely_is_tried_again(sandbox: Sandbox)
         sandbox.clear()
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert "list_contacts" in names
+        assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
+
+
+async def test_a_changed_tool_list_is_published_once(sandbox: Sandbox):
+    """ToolsListChanged goes out when the listing differs, not whenever the registry is rebuilt."""
+    sandbox.set(state="logged_out")
+    app = sandbox_app()
+    app.reconnect_interval = 0
+    events: list[object] = []
+    app.events.subscribe(events.append)
+    await app.start()
+    await app.retry_setup()
+    assert events == [] and app.revision == 0
+    sandbox.clear()
+    await app.retry_setup()
+    assert events == [ToolsListChanged()] and app.revision == 1
+    await app.start()
+    assert events == [ToolsListChanged()] and app.revision == 1
+
+
+async def test_server_discover_advertises_tool_list_changes(sandbox: Sandbox):
+    async with Client(build_server(sandbox_app())) as client:
+        assert client.protocol_version == "2026-07-28"
+        tools = client.server_capabilities.tools
+        assert tools is not None and tools.list_changed is True
+
+
+async def test_an_intent_that_finds_nothing_is_logged(sandbox: Sandbox, caplog: pytest.LogCaptureFixture):
+    app = sandbox_app(intents=["contacts", "zzzz-nothing"])
+    with caplog.at_level(logging.WARNING, logger="mautic_mcp.server.server"):
+        await app.start()
+    assert app.discovery.counts == {"contacts": 20, "zzzz-nothing": 0}
+    [record] = [r for r in caplog.records if "zzzz-nothing" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "intent 'zzzz-nothing' found no actions" in record.getMessage()
+    assert "--intent / MAUTIC_MCP_INTENTS" in record.getMessage()
+
+
+async def test_an_unexpected_failure_is_a_result_and_the_server_goes_on(sandbox: Sandbox):
+    app = sandbox_app()
+    real = app.membrane.run_action
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    app.membrane.run_action = broken  # type: ignore[method-assign]
+    async with Client(build_server(app)) as client:
+        failed = await client.call_tool("list_contacts", {"limit": 1})
+        assert failed.is_error and "list_contacts failed with an internal error" in text(failed)
+        app.membrane.run_action = real  # type: ignore[method-assign]
         assert not (await client.call_tool("list_contacts", {"limit": 1})).is_error
