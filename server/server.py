@@ -51,7 +51,7 @@ from mautic_mcp.tools.tool import call_tool
 log = logging.getLogger(__name__)
 
 RECONNECT_INTERVAL_SECONDS = 5.0
-PROGRESS_INTERVAL_SECONDS = 5.0
+PROGRESS_INTERVAL_SECONDS = 4.0
 """How often a running tool call reports progress; well under the 60 s clients wait for an answer."""
 BROADER_INTENTS = (
     f"Name broader intents with {flag_name('intents')} / {ENV_NAMES['intents']}, "
