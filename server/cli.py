@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--max-result-chars",
         metavar="N",
-        help="cut tool results above this size [MAUTIC_MCP_MAX_RESULT_CHARS; default: 60000]",
+        help="the most characters a tool result holds, 2000-1000000 [MAUTIC_MCP_MAX_RESULT_CHARS; default: 60000]",
     )
     group.add_argument(
         "--page-size", metavar="N", help="tools per tools/list page [MAUTIC_MCP_PAGE_SIZE; default: 100]"

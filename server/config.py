@@ -46,7 +46,7 @@ class Settings(BaseModel):
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     read_only: bool = False
     sandbox: bool = False
-    max_result_chars: Annotated[int, Field(ge=1_000, le=1_000_000)] = 60_000
+    max_result_chars: Annotated[int, Field(ge=2_000, le=1_000_000)] = 60_000
     page_size: Annotated[int, Field(ge=1, le=1000)] = 100
 
     @field_validator("intents")
