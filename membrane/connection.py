@@ -13,6 +13,7 @@ from mautic_mcp.membrane.errors import (
     MembraneError,
     reconnect_command,
 )
+from mautic_mcp.membrane.output import quote
 
 READY = "READY"
 
@@ -39,8 +40,10 @@ def is_ready(connection: Mapping[str, Any]) -> bool:
 
 
 def describe(connection: Mapping[str, Any]) -> str:
-    name = connection.get("name") or connection.get("key") or "unnamed"
-    return f"{connection.get('id')} ({name}, {connection.get('state') or 'unknown state'})"
+    """The connection as a message names it: what the CLI printed, quoted short and on one line."""
+    name = quote(str(connection.get("name") or connection.get("key") or "unnamed"), 80)
+    state = quote(str(connection.get("state") or "unknown state"), 40)
+    return f"{quote(str(connection.get('id')), 80)} ({name}, {state})"
 
 
 async def resolve_connection(membrane: Membrane, configured: str | None) -> str:
@@ -83,31 +86,37 @@ def check_usable(connection: Mapping[str, Any]) -> None:
 
 
 def unusable(connection: Mapping[str, Any]) -> MembraneError:
-    """Why a Mautic connection that is not ready cannot be used, and the command that fixes it."""
+    """Why a Mautic connection that is not ready cannot be used, and the command that fixes it.
+
+    The connection's state is structured and read before any call is sent, so nothing was made.
+    """
     connection_id = str(connection.get("id"))
     state = str(connection.get("state") or "").upper()
     error = connection.get("error")
     reason = error.get("message") if isinstance(error, dict) else error
-    said = f" ({reason})" if reason else ""
+    said = f" ({quote(str(reason))})" if reason else ""
     if connection.get("isDefunct") or state in {"CONFIGURATION_ERROR", "SETUP_FAILED"}:
         return MembraneError(
             ErrorCode.CONNECTION_DEFUNCT,
             f"The Mautic connection {describe(connection)} is broken{said}.",
             f"Reconnect it with `{reconnect_command(connection_id)}`, or create a new one with "
             f"`{FIND_CONNECTOR_COMMAND}` and `membrane connect --connectorId=<id>`.",
+            not_made=True,
         )
     if state == "BUILDING":
         return MembraneError(
             ErrorCode.CONNECTION_BUILDING,
             f"The Mautic connection {describe(connection)} is still being set up.",
             f"Wait a moment, then check it with `{LIST_CONNECTIONS_COMMAND}`.",
+            not_made=True,
         )
     action = _mapping(connection.get("clientAction"))
-    link = f" (or open {action['uiUrl']})" if action.get("uiUrl") else ""
+    link = f" (or open {quote(str(action['uiUrl']), 300)})" if action.get("uiUrl") else ""
     return MembraneError(
         ErrorCode.RECONNECT_NEEDED,
         f"The Mautic connection {describe(connection)} needs to be re-authorized{said}.",
         f"Run `{reconnect_command(connection_id)}`{link} and finish the authorization in the browser.",
+        not_made=True,
     )
 
 

@@ -316,3 +316,154 @@ class RawSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- hostile fake CLIs -----------------------------------------------------------------------------------
+
+HOSTILE_CLI = r'''
+"""A `membrane` that does what the scenario file says, logging every process it starts."""
+import json, os, sys, time
+
+def log(record):
+    line = (json.dumps(record) + "\n").encode()
+    fd = os.open(os.environ["HOSTILE_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.write(fd, line)
+    os.close(fd)
+
+def command(argv):
+    words = [a for a in argv if not a.startswith("-")]
+    if "--" in argv:
+        words = [a for a in argv[: argv.index("--")] if not a.startswith("-")]
+    if argv[:1] == ["--version"]:
+        return "version"
+    if words[:1] in (["connection"], ["action"]):
+        return " ".join(words[:2])
+    return words[0] if words else ""
+
+def value(argv, flag):
+    for arg in argv:
+        if arg.startswith(flag + "="):
+            return arg[len(flag) + 1 :]
+    return ""
+
+def stray(kind, record):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if kind == "daemon":
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+        time.sleep(60)
+        os._exit(0)
+    record["grandchild"] = pid
+
+def main():
+    argv = sys.argv[1:]
+    with open(os.environ["HOSTILE_SCENARIO"]) as fh:
+        scenario = json.load(fh)
+    name = command(argv)
+    record = {"pid": os.getpid(), "pgid": os.getpgid(0), "argv": argv, "command": name}
+    behaviour = scenario.get(name, {})
+    if behaviour.get("stray"):
+        stray(behaviour["stray"], record)
+    log(record)
+    time.sleep(behaviour.get("sleep", 0))
+    if behaviour.get("touch"):
+        open(behaviour["touch"], "w").write("the write went through\n")
+    err = behaviour.get("stderr", "")
+    if behaviour.get("echo"):
+        err += " input was " + value(argv, "--input") + value(argv, "--data")
+    sys.stderr.write(err)
+    sys.stderr.flush()
+    if behaviour.get("endless"):
+        chunk = "x" * 65536
+        while True:
+            sys.stdout.write(chunk)
+    out = behaviour.get("stdout")
+    if out is None:
+        out = json.dumps(scenario["answers"].get(name, {}))
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    sys.exit(behaviour.get("exit", 0))
+
+main()
+'''
+
+
+def write_hostile_cli(folder: Path) -> Path:
+    """The hostile fake `membrane` as an executable script in `folder` (Python, run by this interpreter)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / "membrane"
+    program.write_text(f"#!{sys.executable}\n{HOSTILE_CLI}")
+    program.chmod(0o755)
+    return program
+
+
+def hostile_log(path: Path) -> list[dict[str, Any]]:
+    """Every process the hostile CLI started, as it logged itself (pid, pgid, argv, grandchild)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Live processes whose environment holds `name=value`: found through /proc whatever their parent."""
+    return [pid for pid in live_processes() if pid != os.getpid() and environ_of(pid).get(name) == value]
+
+
+class HostileSession(RawSession):
+    """A server over real stdio on the hostile CLI; each line it prints must be strict JSON in strict UTF-8."""
+
+    def __init__(self, program: Path, folder: Path, answers: Mapping[str, Any], *flags: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.answers = dict(answers)
+        self.scenario = folder / "scenario.json"
+        self.log = folder / "cli.jsonl"
+        self.stderr_path = folder / "server.log"
+        self._stderr = self.stderr_path.open("wb")
+        self.set()
+        env = {
+            **clean_environ(),
+            "HOSTILE_SCENARIO": str(self.scenario),
+            "HOSTILE_LOG": str(self.log),
+            "MAUTIC_MCP_LOG_LEVEL": "INFO",
+        }
+        self.process = subprocess.Popen(
+            mautic_mcp_argv(f"--membrane-bin={program}", *flags),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+        )
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.unmatched: list[Any] = []
+        self._ids = iter(range(1000, 10**6))
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def set(self, **behaviours: dict[str, Any]) -> None:
+        """What each CLI command does next (`{"action run": {"stderr": …, "exit": 1}}`); answers otherwise."""
+        self.scenario.write_text(json.dumps({"answers": self.answers, **behaviours}))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line.decode("utf-8"), parse_constant=not_json)
+                json.dumps(message, ensure_ascii=False).encode("utf-8")  # no lone surrogate either
+            except ValueError as error:
+                message = {"unparsed": repr(line[:300]), "error": str(error)}
+            self.messages.put(message)
+        self.messages.put(None)
+
+    def result(self, name: str, arguments: dict[str, Any], *, timeout: float = 30) -> tuple[bool, str]:
+        """Call a tool; (is_error, text). Fails the test on a protocol error or a line that is not strict JSON."""
+        answer = self.call(name, arguments, timeout=timeout)
+        assert "result" in answer, answer
+        result = answer["result"]
+        return bool(result.get("isError")), "".join(block.get("text", "") for block in result["content"])
+
+
+def not_json(constant: str) -> None:
+    """For json.loads(parse_constant=…): NaN and Infinity are not JSON."""
+    raise ValueError(f"{constant} is not JSON")

@@ -34,7 +34,10 @@ def test_codes_are_strings_for_clients_and_an_enum_for_code():
 def test_after_write_says_unknown_not_made_or_nothing():
     unknown = MembraneError(ErrorCode.CRASHED, "killed", outcome_unknown=True).after_write("a GET")
     assert "unknown whether the change was made" in unknown and "a GET" in unknown
-    assert MembraneError(ErrorCode.NOT_LOGGED_IN, "x").after_write("a GET") == " The change was not made."
+    assert (
+        MembraneError(ErrorCode.NOT_LOGGED_IN, "x", not_made=True).after_write("a GET") == " The change was not made."
+    )
+    assert MembraneError(ErrorCode.NOT_LOGGED_IN, "x").after_write("a GET") == "", "no claim without evidence"
     assert MembraneError(ErrorCode.API_ERROR, "x").after_write("a GET") == ""
 
 

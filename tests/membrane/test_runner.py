@@ -48,9 +48,17 @@ async def test_output_and_exit_status():
     assert (done.returncode, done.stdout, done.stderr) == (3, b"out\n", b"err\n")
 
 
-async def test_stdout_is_capped_but_drained():
-    done = await python_runner(max_stdout_bytes=1000).run(["import sys; sys.stdout.write('x' * 5_000_000)"])
-    assert done.returncode == 0 and len(done.stdout) == 1000 and done.stdout_truncated
+async def test_stdout_over_the_cap_stops_the_cli_at_once():
+    started = time.monotonic()
+    done = await python_runner(max_stdout_bytes=1000).run(["import sys\nwhile True: sys.stdout.write('x' * 65536)"])
+    assert len(done.stdout) == 1000 and done.stdout_truncated and done.killed_by_signal == 9
+    assert time.monotonic() - started < 5, "endless output is not waited on until the timeout"
+
+
+async def test_stderr_over_the_cap_is_drained_not_fatal():
+    code = "import sys; sys.stderr.write('e' * 2_000_000); print('answer')"
+    done = await python_runner(max_stderr_bytes=1000).run([code])
+    assert done.returncode == 0 and done.stdout == b"answer\n" and len(done.stderr) == 1000
 
 
 async def test_stdin_is_empty():
