@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from mcp.types import Tool
 
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.naming import assign_names, snake_case
-from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
-from mautic_mcp.tools.shaping import ListAnswer, compact, fit_list, fit_value, render_list, split_list
+from mautic_mcp.tools.schema import normalize
+from mautic_mcp.tools.shaping import FittedList, ListAnswer, compact, fit_list, fit_value, render_list, split_list
 from mautic_mcp.tools.tool import InvalidArguments, Kind, Reread, hints_for
+from mautic_mcp.tools.validation import ArgumentsValidator
+
+log = logging.getLogger(__name__)
 
 MAX_DESCRIPTION = 1024
+MAX_TITLE = 200
 VERB_KINDS: dict[str, Kind] = {
     **dict.fromkeys(
         ("list", "get", "search", "find", "read", "fetch", "query", "count", "lookup", "describe", "show"), Kind.READ
@@ -28,16 +35,66 @@ VERB_KINDS: dict[str, Kind] = {
     **dict.fromkeys(("delete", "destroy", "purge", "erase"), Kind.DELETE),
     **dict.fromkeys(("send", "trigger", "execute", "run", "notify", "email"), Kind.SEND),
 }
+"""The kind a key says by its first word."""
+WRITE_WORDS: dict[str, Kind] = {
+    **dict.fromkeys(
+        ("create", "add", "insert", "attach", "subscribe", "import", "clone", "duplicate", "upload"), Kind.ADD
+    ),
+    **dict.fromkeys(
+        (
+            "update", "set", "change", "edit", "modify", "patch", "rename", "move", "upsert", "merge", "replace",
+            "assign", "unassign", "publish", "unpublish", "enable", "disable", "reset", "mark", "save", "write",
+            "put", "post", "increment", "decrement", "apply", "approve", "cancel", "archive", "restore",
+        ),
+        Kind.UPDATE,
+    ),
+    **dict.fromkeys(("remove", "detach", "unsubscribe", "unlink", "clear"), Kind.REMOVE),
+    **dict.fromkeys(("delete", "destroy", "purge", "erase", "wipe", "truncate", "drop"), Kind.DELETE),
+    **dict.fromkeys(("send", "trigger", "execute", "notify", "dispatch", "deliver"), Kind.SEND),
+}  # fmt: skip
+"""Words that make an action a write wherever they stand in its key, name or type (`get-or-create-x`).
+
+Words that are also common nouns in read keys (`record`, `log`, `email`, `new`, `run`) count
+only as the first word, through VERB_KINDS.
+"""
 READ_TYPES = frozenset({"list-data-records", "find-data-record-by-id", "search-data-records"})
 
 
 def action_kind(action: Action) -> Kind:
-    """What the action does, from the first verb of its key (or name), else from its Membrane type."""
-    for text in (action.key, action.name):
-        verb = snake_case(text).split("_")[0] if text.strip() else ""
-        if verb in VERB_KINDS:
-            return VERB_KINDS[verb]
-    return Kind.READ if action.type in READ_TYPES else Kind.WRITE
+    """What the action does; a read only when nothing about it says it writes.
+
+    The catalog is untrusted and a key can start with a read verb and still write
+    (`find-or-create-contact`, `getAndDeleteContact`). So every word of the key, the
+    name and the Membrane type counts: any write word makes a write, and the kind is
+    the strongest one found (a deletion wins). A read is a read verb first, or a read
+    type, with no write word anywhere; anything else is a write of unknown kind.
+    """
+    words = [word for text in (action.key, action.name, action.type) for word in _words(text)]
+    found = {WRITE_WORDS[word] for word in words if word in WRITE_WORDS}
+    firsts = [own[0] for text in (action.key, action.name) if (own := _words(text))]
+    first = next((VERB_KINDS[word] for word in firsts if word in VERB_KINDS), None)
+    if first is not None and first is not Kind.READ:
+        found.add(first)
+    if found:
+        return _strongest(found)
+    if first is Kind.READ or action.type in READ_TYPES:
+        return Kind.READ
+    return Kind.WRITE
+
+
+def _words(text: str) -> list[str]:
+    return snake_case(text).split("_") if text.strip() else []
+
+
+def _strongest(kinds: set[Kind]) -> Kind:
+    """One kind for several: the only one, a deletion over anything, create-or-update as an update, else a write."""
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    if Kind.DELETE in kinds:
+        return Kind.DELETE
+    if kinds == {Kind.ADD, Kind.UPDATE}:
+        return Kind.UPDATE
+    return Kind.WRITE
 
 
 OFFSET_KEYS = ("start", "offset")
@@ -61,10 +118,10 @@ class ActionTool:
         return self.tool.name
 
     def validate(self, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
-        problems = self.validator.errors(arguments)
-        if problems:
-            raise InvalidArguments("; ".join(problems))
-        return arguments
+        return _checked(arguments, self.validator.errors(arguments))
+
+    async def check(self, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+        return _checked(arguments, await self.validator.check(arguments))
 
     async def run(self, membrane: Membrane, connection_id: str, call: Mapping[str, Any]) -> Any:
         return await membrane.run_action(self.action_id, connection_id, call)
@@ -78,7 +135,35 @@ class ActionTool:
     async def present(
         self, call: Mapping[str, Any], answer: Any, max_chars: int, reread: Reread[Mapping[str, Any]]
     ) -> str:
-        """A read's list pages on from the first record not shown; anything else is fitted as it is."""
+        """A read's list pages on from the first record not shown; anything else is fitted as it is.
+
+        The fitting is CPU work that grows with the answer (a 15 MB one takes a good part of a
+        second), so it runs in a worker thread and the event loop keeps serving; only the
+        re-reads are awaited here.
+        """
+        first = await anyio.to_thread.run_sync(self._fit, call, answer, max_chars)
+        if isinstance(first, str):
+            return first
+        fitted, of = first
+        # Paged by cursor only: read again just the records that fit, so the cursor
+        # that comes back points at the first record not shown.
+        for _ in range(REREADS):
+            try:
+                again = await reread({**call, "limit": fitted.shown})
+            except MembraneError:
+                break
+            step = await anyio.to_thread.run_sync(self._refit, call, again, max_chars, of)
+            if step is None:
+                break
+            if isinstance(step, str):
+                return step
+            fitted = step
+        return render_list(
+            fitted, of=of, next_arguments=None, max_chars=max_chars, more="ask for a lower limit to see the rest"
+        )
+
+    def _fit(self, call: Mapping[str, Any], answer: Any, max_chars: int) -> str | tuple[FittedList, int]:
+        """The text to send, or a page paged by cursor only that did not fit (and its record count): re-read it."""
         listing = split_list(answer) if self.kind is Kind.READ else None
         if listing is None:
             return fit_value(answer, max_chars)
@@ -91,24 +176,20 @@ class ActionTool:
             start = _count(call.get(offset)) + fitted.shown
             return render_list(fitted, of=of, next_arguments={**call, offset: start}, max_chars=max_chars)
         if "limit" in self._properties and any(key in self._properties for key in CURSOR_KEYS):
-            # Paged by cursor only: read again just the records that fit, so the cursor
-            # that comes back points at the first record not shown.
-            for _ in range(REREADS):
-                try:
-                    again = split_list(await reread({**call, "limit": fitted.shown}))
-                except MembraneError:
-                    break
-                if again is None:
-                    break
-                refitted = fit_list(again, max_chars, self._reader, next_size=len(compact(call)) + 40)
-                if refitted.shown == len(again.rows):
-                    return render_list(
-                        refitted, of=of, next_arguments=self._after(call, again.cursor), max_chars=max_chars
-                    )
-                fitted = refitted
+            return fitted, of
         return render_list(
             fitted, of=of, next_arguments=None, max_chars=max_chars, more="ask for a lower limit to see the rest"
         )
+
+    def _refit(self, call: Mapping[str, Any], answer: Any, max_chars: int, of: int) -> str | FittedList | None:
+        """A re-read page: its text when all of it fits, the records that fit when not, None when it is no list."""
+        again = split_list(answer)
+        if again is None:
+            return None
+        refitted = fit_list(again, max_chars, self._reader, next_size=len(compact(call)) + 40)
+        if refitted.shown == len(again.rows):
+            return render_list(refitted, of=of, next_arguments=self._after(call, again.cursor), max_chars=max_chars)
+        return refitted
 
     @property
     def _properties(self) -> Mapping[str, Any]:
@@ -148,12 +229,30 @@ class ActionTool:
 
 
 def build_action_tools(actions: Sequence[Action], *, read_only: bool, reserved: frozenset[str]) -> list[ActionTool]:
-    """Tools for the actions, in the given order; read-only mode keeps read actions only."""
+    """Tools for the actions, in the given order; read-only mode keeps read actions only.
+
+    One action whose schema cannot be made usable is left out, with a WARNING naming
+    it; it never stops the other tools from being built.
+    """
     kept = [a for a in actions if not read_only or action_kind(a) is Kind.READ]
     names = assign_names(kept, reserved=reserved)
-    tools = [_build(action, name) for action, name in zip(kept, names, strict=True)]
+    tools = [tool for action, name in zip(kept, names, strict=True) if (tool := _build_or_skip(action, name))]
     getters = {tool.name: argument for tool in tools if (argument := _id_argument(tool)) is not None}
     return [replace(tool, full_record=_full_record(tool, getters)) for tool in tools]
+
+
+def _build_or_skip(action: Action, name: str) -> ActionTool | None:
+    try:
+        return _build(action, name)
+    except Exception as error:  # a hostile schema (RecursionError and the like) costs this action only
+        log.warning(
+            "action %s (%s) left out: its input schema could not be used (%s: %s)",
+            name,
+            _short_id(action.id),
+            type(error).__name__,
+            str(error)[:200],
+        )
+        return None
 
 
 def _id_argument(tool: ActionTool) -> str | None:
@@ -180,25 +279,43 @@ def _full_record(tool: ActionTool, getters: Mapping[str, str]) -> tuple[str, str
 
 def _build(action: Action, name: str) -> ActionTool:
     kind = action_kind(action)
-    schema = normalize_input_schema(action.input_schema)
-    title = action.name or action.key or name
+    normalized = normalize(action.input_schema)
+    if normalized.notes:
+        notes = "; ".join(normalized.notes)
+        log.warning("action %s (%s): input schema changed to be usable: %s", name, _short_id(action.id), notes)
+    title = _clean_text(" ".join((action.name or action.key or name).split()))
     return ActionTool(
         action_id=action.id,
         kind=kind,
         tool=Tool(
             name=name,
-            title=title,
+            title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
             description=describe(action, kind),
-            input_schema=schema,
+            input_schema=normalized.schema,
             annotations=hints_for(kind),
         ),
-        validator=ArgumentsValidator(schema),
+        validator=ArgumentsValidator(normalized.schema),
     )
+
+
+def _short_id(action_id: str) -> str:
+    return repr(action_id if len(action_id) <= 60 else action_id[:59] + "…")
+
+
+def _clean_text(text: str) -> str:
+    """Text that encodes as UTF-8 (a lone surrogate breaks the whole tool list on the wire)."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _checked(arguments: Mapping[str, Any], problems: list[str]) -> Mapping[str, Any]:
+    if problems:
+        raise InvalidArguments("; ".join(problems))
+    return arguments
 
 
 def describe(action: Action, kind: Kind) -> str:
     """The action's description, said once: the title already carries its name."""
-    text = " ".join(action.description.split()) or " ".join(action.name.split())
+    text = _clean_text(" ".join(action.description[: MAX_DESCRIPTION * 4].split()) or " ".join(action.name.split()))
     text = text or f"Run the Mautic action {json.dumps(action.key or action.id)}."
     if kind is Kind.DELETE:
         text += " Cannot be undone."

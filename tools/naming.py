@@ -43,17 +43,19 @@ def assign_names(actions: Sequence[Action], reserved: Iterable[str] = ()) -> lis
     Keys that are already snake_case are served first, so a converted name can
     never take a real key's name; a collision gets a suffix made from the action
     id, so the same action keeps the same name whatever else the catalog holds.
+    Names are compared without case: no action may take a name that differs from
+    another, or from a reserved one (`proxy_request`), only by case.
     """
-    taken = set(reserved)
+    taken = {name.casefold() for name in reserved}
     bases = [base_name(action) for action in actions]
     names: list[str | None] = [None] * len(actions)
     exact = [i for i, a in enumerate(actions) if bases[i] == a.key]
     first = set(exact)
     for index in exact + [i for i in range(len(actions)) if i not in first]:
         name = bases[index]
-        if name in taken:
+        if name.casefold() in taken:
             name = _with_suffix(name, actions[index].id or str(index), taken)
-        taken.add(name)
+        taken.add(name.casefold())
         names[index] = name
     return [name for name in names if name is not None]
 
@@ -69,13 +71,14 @@ def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
 
 
 def _with_suffix(name: str, seed: str, taken: set[str]) -> str:
+    """`name` with the shortest suffix of the seed's hash that is free (`taken` holds casefolded names)."""
     digest = hashlib.sha1(seed.encode()).hexdigest()
     for width in range(6, len(digest) + 1):
         suffix = "_" + digest[:width]
         candidate = name[: MAX_LENGTH - len(suffix)].rstrip("_") + suffix
-        if candidate not in taken:
+        if candidate.casefold() not in taken:
             return candidate
     counter = 2
-    while f"{name[: MAX_LENGTH - 8]}_{counter}" in taken:
+    while f"{name[: MAX_LENGTH - 8]}_{counter}".casefold() in taken:
         counter += 1
     return f"{name[: MAX_LENGTH - 8]}_{counter}"

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
+import anyio
+import anyio.to_thread
 from mcp.types import Tool
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
-from mautic_mcp.tools.schema import ArgumentsValidator
 from mautic_mcp.tools.shaping import compact, fit_list, fit_value, render_list, split_list
 from mautic_mcp.tools.tool import InvalidArguments, Kind, Reread, hints_for
+from mautic_mcp.tools.validation import ArgumentsValidator
 
 NAME = "proxy_request"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -28,6 +30,12 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 FORBIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
 )
+OVERRIDE_HEADERS = frozenset(
+    {"x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "forwarded"}
+)
+"""Headers that make a server run another method or route than the request says (also `X-Forwarded-*`)."""
+OVERRIDE_PARAMETER = "_method"
+"""The query key that Symfony (Mautic's framework) reads as the real method of a POST."""
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 API_PREFIX = "/api/"
@@ -120,6 +128,9 @@ class ProxyTool:
     def validate(self, arguments: Mapping[str, Any]) -> ProxyCall:
         return parse(arguments, read_only=self.read_only)
 
+    async def check(self, arguments: Mapping[str, Any]) -> ProxyCall:
+        return _rules(arguments, await _VALIDATOR.check(arguments), read_only=self.read_only)
+
     async def run(self, membrane: Membrane, connection_id: str, call: ProxyCall) -> Any:
         return await membrane.request(
             connection_id,
@@ -132,22 +143,27 @@ class ProxyTool:
         )
 
     async def present(self, call: ProxyCall, answer: Any, max_chars: int, reread: Reread[ProxyCall]) -> str:
-        """A Mautic list (a GET answer with `total`) pages on by `start`; anything else is fitted as it is."""
-        listing = split_list(answer, any_key=True) if call.method == "GET" and _has_total(answer) else None
-        if listing is None:
-            return fit_value(answer, max_chars)
-        next_size = len(compact(call.arguments(start=0))) + 20
-        fitted = fit_list(listing, max_chars, lambda record: _reader(call.path, record), next_size=next_size)
-        start = _count(call.first("start")) + fitted.shown
-        more = listing.total is not None and fitted.shown > 0 and start < listing.total
-        next_arguments = call.arguments(start=start) if more else None
-        return render_list(fitted, of=len(listing.rows), next_arguments=next_arguments, max_chars=max_chars)
+        """Fitted in a worker thread: the work grows with the answer, and the event loop keeps serving."""
+        return await anyio.to_thread.run_sync(_fit, call, answer, max_chars)
 
     def failure(self, call: ProxyCall, error: MembraneError) -> str:
         text = f"{NAME} {call.method} {call.path} failed: {error.message}"
         if call.method != "GET":
             text += error.after_write("a GET")
         return text
+
+
+def _fit(call: ProxyCall, answer: Any, max_chars: int) -> str:
+    """A Mautic list (a GET answer with `total`) pages on by `start`; anything else is fitted as it is."""
+    listing = split_list(answer, any_key=True) if call.method == "GET" and _has_total(answer) else None
+    if listing is None:
+        return fit_value(answer, max_chars)
+    next_size = len(compact(call.arguments(start=0))) + 20
+    fitted = fit_list(listing, max_chars, lambda record: _reader(call.path, record), next_size=next_size)
+    start = _count(call.first("start")) + fitted.shown
+    more = listing.total is not None and fitted.shown > 0 and start < listing.total
+    next_arguments = call.arguments(start=start) if more else None
+    return render_list(fitted, of=len(listing.rows), next_arguments=next_arguments, max_chars=max_chars)
 
 
 def _tool(*, read_only: bool) -> Tool:
@@ -178,7 +194,11 @@ def _tool(*, read_only: bool) -> Tool:
 
 def parse(arguments: Any, *, read_only: bool) -> ProxyCall:
     """Check the arguments and the safety rules; raise InvalidArguments naming what is wrong."""
-    problems = _VALIDATOR.errors(arguments)
+    return _rules(arguments, _VALIDATOR.errors(arguments), read_only=read_only)
+
+
+def _rules(arguments: Any, problems: list[str], *, read_only: bool) -> ProxyCall:
+    """The call, once the schema found no problem and every safety rule passes; else InvalidArguments."""
     if problems:
         raise InvalidArguments("; ".join(problems))
     method = str(arguments.get("method", "GET")).upper()
@@ -187,7 +207,7 @@ def parse(arguments: Any, *, read_only: bool) -> ProxyCall:
             f"'method': this server runs in read-only mode and sends GET requests only, not {method}"
         )
     path, path_query = _split_path(arguments["path"])
-    query = path_query + _query_pairs(arguments.get("query") or {})
+    query = _checked_query(path_query, "path") + _checked_query(_query_pairs(arguments.get("query") or {}), "query")
     headers = _headers(arguments.get("headers") or {})
     body, json_body = _body(arguments.get("body"), method)
     return ProxyCall(method, path, tuple(query), tuple(headers), body, json_body)  # type: ignore[arg-type]
@@ -214,23 +234,44 @@ def _split_path(raw: str) -> tuple[str, list[tuple[str, str]]]:
     if not path.startswith(API_PREFIX):
         raise InvalidArguments("'path': must start with /api/, e.g. /api/contacts or /api/segments/3")
     pairs = parse_qsl(query_text, keep_blank_values=True) if query_text else []
-    for key, value in pairs:
-        if CONTROL.search(key) or CONTROL.search(value):
-            raise InvalidArguments("'path': control characters in the query string are not allowed")
     return path, pairs
 
 
 def _query_pairs(query: dict[str, Any]) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for key, value in query.items():
-        if not key or CONTROL.search(key) or "=" in key:
-            raise InvalidArguments(f"'query': the key {json.dumps(key)[:80]} is not allowed")
-        for item in value if isinstance(value, list) else [value]:
-            text = _scalar_text(item)
-            if CONTROL.search(text):
-                raise InvalidArguments(f"'query.{key}': control characters (including CR/LF) are not allowed")
-            pairs.append((key, text))
+    return [(key, _scalar_text(item)) for key, value in query.items() for item in _items(value)]
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _checked_query(pairs: list[tuple[str, str]], where: str) -> list[tuple[str, str]]:
+    """The same rules for the query in `path` (`where` = "path") and the `query` object.
+
+    A key must be plain (no `=`, `&`, `#`, no control characters), no value may hold a
+    control character, and `_method` is refused however PHP would spell it.
+    """
+    for key, value in pairs:
+        shown = json.dumps(key)[:80]
+        if not key or CONTROL.search(key) or any(ch in key for ch in "=&#"):
+            raise InvalidArguments(f"'{where}': the query key {shown} is not allowed")
+        if _php_name(key) == OVERRIDE_PARAMETER:
+            raise InvalidArguments(
+                f"'{where}': the query key {shown} is refused: Mautic would read it as the request's method "
+                "instead of 'method'; set 'method' itself"
+            )
+        if CONTROL.search(value):
+            field = "path" if where == "path" else f"query.{key[:80]}"
+            raise InvalidArguments(f"'{field}': control characters in the query (including CR/LF) are not allowed")
     return pairs
+
+
+def _php_name(key: str) -> str:
+    """The name PHP gives a query key: leading spaces dropped, `a[x]` is `a`, spaces, dots and a lone `[` are `_`."""
+    name = key.lstrip(" ")
+    if "[" in name and "]" in name.partition("[")[2]:
+        name = name.partition("[")[0]
+    return re.sub(r"[ .\[]", "_", name).lower()
 
 
 def _scalar_text(value: Any) -> str:
@@ -246,6 +287,12 @@ def _headers(headers: dict[str, str]) -> list[tuple[str, str]]:
             raise InvalidArguments(f"'headers': {json.dumps(name)[:80]} is not a valid header name")
         if name.lower() in FORBIDDEN_HEADERS:
             raise InvalidArguments(f"'headers.{name}': this header is set by Membrane and cannot be overridden")
+        if name.lower() in OVERRIDE_HEADERS or name.lower().startswith("x-forwarded"):
+            raise InvalidArguments(
+                f"'headers.{name}': method-override and routing headers are refused: they can make Mautic or a "
+                "proxy in front of it run another method or path than 'method' and 'path' say (and so get round "
+                "read-only mode); set 'method' and 'path' instead"
+            )
         if CONTROL.search(value.replace("\t", "")):
             raise InvalidArguments(f"'headers.{name}': control characters (including CR/LF) are not allowed")
         result.append((name, value))

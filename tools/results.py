@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from mcp.types import CallToolResult, TextContent
 
+MAX_ERROR_CHARS = 2_000
+"""The most characters an error result holds: enough to name every problem a model can act on at once."""
+
 
 def text_result(text: str) -> CallToolResult:
     """A result as one text block: the JSON is sent once, not again as structured content."""
@@ -11,7 +14,16 @@ def text_result(text: str) -> CallToolResult:
 
 
 def error_result(message: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+    """An error the model reads; a longer one (5,000 unknown fields, a long quote) is cut and says how much more."""
+    return CallToolResult(content=[TextContent(type="text", text=cap_error(message))], is_error=True)
+
+
+def cap_error(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`message` within `limit` characters, ending with how many were left out."""
+    if len(message) <= limit:
+        return message
+    kept = limit - len(f" … and {len(message):,} more characters")
+    return message[:kept] + f" … and {len(message) - kept:,} more characters"
 
 
 def not_connected(tool: str, error: Exception) -> CallToolResult:
@@ -20,6 +32,8 @@ def not_connected(tool: str, error: Exception) -> CallToolResult:
 
 
 def invalid_arguments(tool: str, problems: str) -> CallToolResult:
+    """The problems, cut to leave room for what to do next, which is always said."""
+    problems = cap_error(problems, MAX_ERROR_CHARS - 100 - len(tool[:100]))
     return error_result(
         f"Invalid arguments for {tool}: {problems}. Nothing was sent to Mautic; fix the arguments and call again."
     )

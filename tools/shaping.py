@@ -26,6 +26,8 @@ MIN_KEPT: Final = 80
 ENVELOPE_ROOM: Final = 600
 """Room kept for `total`, `note` and the framing while choosing how many records fit (plus `next`'s size)."""
 NOTE_CHARS: Final = 400
+CUT_MARKER: Final = 40
+"""About how long the `… [cut: 80 of 1,234 characters]` marker of a cut field is."""
 
 Reader = Callable[[Any], str | None]
 """Given a record, the call that reads it in full (e.g. `get_email {"id": 3}`), or None."""
@@ -135,44 +137,53 @@ class FittedList:
 def fit_list(listing: ListAnswer, max_chars: int, reader: Reader, *, next_size: int = 0) -> FittedList:
     """Preview long text, drop nulls, then keep as many records, in order, as fit `max_chars`.
 
-    `next_size` is about how long the `next` arguments will be. At least one record is
-    always kept: a record too long on its own has its longest text fields cut (and
-    then its trailing fields left out), and the note names them.
+    `next_size` is about how long the `next` arguments will be. Records are shaped one
+    at a time and the first that does not fit ends the page, so a 15 MB answer costs
+    what the page shown costs. At least one record is always kept: a record too long
+    on its own has its longest text fields cut (and then its trailing fields left
+    out), and the note names them.
     """
-    rows: list[tuple[str | None, Any]] = []
-    previews = 0
-    for key, record in listing.rows:
-        shortened, count = preview_long_text(drop_nulls(record), reader(record))
-        rows.append((key, shortened))
-        previews += count
     others = drop_nulls(listing.others)
     budget = max_chars - ENVELOPE_ROOM - next_size - len(compact(others))
+    rows: list[tuple[str | None, Any]] = []
+    previews = 0
     used = 2
-    shown = 0
-    for key, record in rows:
-        size = len(compact(record)) + 1 + (len(compact(key)) + 1 if key is not None else 0)
+    first: tuple[str | None, Any, int] | None = None
+    for key, record in listing.rows:
+        shortened, count = preview_long_text(drop_nulls(record), reader(record))
+        size = len(compact(shortened)) + 1 + (len(compact(key)) + 1 if key is not None else 0)
         if used + size > budget:
+            if not rows:
+                first = (key, shortened, count)
             break
         used += size
-        shown += 1
-    notes = []
-    if previews:
+        rows.append((key, shortened))
+        previews += count
+    notes: list[str] = []
+    if first is not None:
+        rows, previews, notes = _alone(first, listing, budget, max_chars, reader)
+    elif previews:
         notes.append(f"{previews} long text field(s) are shown as previews")
-    if shown == 0 and rows:
-        key, record = rows[0]
-        room = max(budget - NOTE_CHARS // 2, 2 * MIN_KEPT)
-        record, cut = fit_value_parts(record, room)
-        record, left_out = _keep_leading_fields(record, room)
-        rows[0] = (key, record)
-        shown = 1
-        notes.append(_cut_note(cut, max_chars))
-        if left_out:
-            read = reader(listing.rows[0][1])
-            where = f" ({read} reads it in full)" if read else ""
-            names = ", ".join(left_out[:6]) + (f" and {len(left_out) - 6} more" if len(left_out) > 6 else "")
-            notes.append(f"fields left out of the first record{where}: {names}")
-    kept = ListAnswer(rows[:shown], listing.key, listing.keyed, others, listing.total, listing.cursor)
-    return FittedList(kept, shown, previews, notes)
+    kept = ListAnswer(rows, listing.key, listing.keyed, others, listing.total, listing.cursor)
+    return FittedList(kept, len(rows), previews, notes)
+
+
+def _alone(
+    first: tuple[str | None, Any, int], listing: ListAnswer, budget: int, max_chars: int, reader: Reader
+) -> tuple[list[tuple[str | None, Any]], int, list[str]]:
+    """A first record too long for the page on its own: its longest text cut, then its trailing fields left out."""
+    key, record, previews = first
+    room = max(budget - NOTE_CHARS // 2, 2 * MIN_KEPT)
+    record, cut = fit_value_parts(record, room)
+    record, left_out = _keep_leading_fields(record, room)
+    notes = [f"{previews} long text field(s) are shown as previews"] if previews else []
+    notes.append(_cut_note(cut, max_chars))
+    if left_out:
+        read = reader(listing.rows[0][1])
+        where = f" ({read} reads it in full)" if read else ""
+        names = ", ".join(left_out[:6]) + (f" and {len(left_out) - 6} more" if len(left_out) > 6 else "")
+        notes.append(f"fields left out of the first record{where}: {names}")
+    return [(key, record)], previews, notes
 
 
 def render_list(
@@ -217,12 +228,15 @@ def fit_value(value: Any, max_chars: int) -> str:
 def fit_value_parts(value: Any, budget: int) -> tuple[Any, list[tuple[str, int, int]]]:
     """Cut the longest text fields, longest first, until the value fits `budget` (or none is left to cut).
 
-    Returns the value and, per cut field, (its path, characters kept, characters in all).
+    `value` must be the caller's own copy (from `drop_nulls`): fields are cut in place, so
+    each cut costs its path, not a copy of every list on the way. A field too short for a
+    cut to save anything is left whole. Returns the value and, per cut field, (its path,
+    characters kept, characters in all).
     """
     leaves: list[tuple[int, tuple[Any, ...]]] = []
 
     def collect(node: Any, path: tuple[Any, ...]) -> None:
-        if isinstance(node, str) and len(node) > MIN_KEPT:
+        if isinstance(node, str) and len(node) > MIN_KEPT + CUT_MARKER:
             leaves.append((len(node), path))
         elif isinstance(node, dict):
             for key, item in node.items():
@@ -238,12 +252,10 @@ def fit_value_parts(value: Any, budget: int) -> tuple[Any, list[tuple[str, int, 
     for length, path in leaves:
         if excess <= 0:
             break
-        marker = 40
-        keep = max(MIN_KEPT, length - excess - marker)
-        if keep >= length:
+        keep = max(MIN_KEPT, length - excess - CUT_MARKER)
+        if keep + CUT_MARKER >= length:
             continue
-        original = _get(value, path)
-        shortened = f"{original[:keep]}… [cut: {keep:,} of {length:,} characters]"
+        shortened = f"{_get(value, path)[:keep]}… [cut: {keep:,} of {length:,} characters]"
         value = _set(value, path, shortened)
         excess -= length - len(shortened)
         cuts.append((_path_text(path), keep, length))
@@ -275,14 +287,11 @@ def _get(value: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _set(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """`value` with the leaf at `path` replaced, in place (the root itself when the path is empty)."""
     if not path:
         return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _set(value[head], rest, new)}
-    copy = list(value)
-    copy[head] = _set(copy[head], rest, new)
-    return copy
+    _get(value, path[:-1])[path[-1]] = new
+    return value
 
 
 def _path_text(path: tuple[Any, ...]) -> str:

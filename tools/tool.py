@@ -79,7 +79,15 @@ class ServerTool(Protocol[CallT]):
     def kind(self) -> Kind: ...
 
     def validate(self, arguments: Mapping[str, Any]) -> CallT:
-        """The prepared call, or InvalidArguments saying what is wrong."""
+        """The prepared call, or InvalidArguments saying what is wrong; checked in this thread.
+
+        For callers that cannot await. It can take as long as the schema's patterns take:
+        on the event loop, use `check`.
+        """
+        ...
+
+    async def check(self, arguments: Mapping[str, Any]) -> CallT:
+        """What `validate` returns; a check that could take long runs off the event loop, under a deadline."""
         ...
 
     async def run(self, membrane: Membrane, connection_id: str, call: CallT) -> Any:
@@ -93,7 +101,8 @@ class ServerTool(Protocol[CallT]):
     async def present(self, call: CallT, answer: Any, max_chars: int, reread: Reread[CallT]) -> str:
         """The JSON answer as text within `max_chars`; a list says in `next` how to get its next record.
 
-        `reread` runs another call of the same tool; only a read may use it.
+        `reread` runs another call of the same tool; only a read may use it. The fitting
+        grows with the answer, so it runs in a worker thread, never on the event loop.
         """
         ...
 
@@ -108,7 +117,7 @@ async def call_tool(
 ) -> CallToolResult:
     """Validate, then get the connection, then run, then present the answer within `max_chars`."""
     try:
-        call = tool.validate({} if arguments is None else arguments)
+        call = await tool.check({} if arguments is None else arguments)
     except InvalidArguments as problem:
         return invalid_arguments(tool.name, str(problem))
     try:

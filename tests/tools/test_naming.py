@@ -61,3 +61,18 @@ def test_the_closest_names_are_offered_for_a_mistyped_one():
     assert closest("getContact", known)[0] == "get_contact"
     assert "list_companies" in closest("list_companys", known)
     assert closest("zzz", known) == []
+
+
+def test_no_name_differs_from_another_or_from_a_reserved_one_only_by_case():
+    actions = catalog(
+        {"id": "1", "key": "Proxy_Request"},
+        {"id": "2", "key": "PROXY-REQUEST"},
+        {"id": "3", "key": "proxyRequest"},
+        {"id": "4", "key": "List_Contacts"},
+        {"id": "5", "key": "list_contacts"},
+    )
+    names = assign_names(actions, reserved={"Proxy_Request"})
+    folded = [name.casefold() for name in names]
+    assert "proxy_request" not in folded and len(set(folded)) == len(names)
+    assert names[4] == "list_contacts" and names[3] != "list_contacts"
+    assert all(VALID_NAME.match(name) for name in names)

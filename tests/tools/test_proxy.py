@@ -108,3 +108,63 @@ def test_read_only_mode_allows_get_only_in_the_check_and_in_the_schema():
 def test_schema_errors_name_the_field():
     assert "'path'" in refusal({"path": 5})
     assert "unknown field 'url'" in refusal({"path": "/api/contacts", "url": "x"})
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-HTTP-Method-Override",
+        "x-http-method",
+        "X-Method-Override",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "x-forwarded-proto",
+        "Forwarded",
+    ],
+)
+@pytest.mark.parametrize("read_only", [True, False])
+def test_method_override_and_routing_headers_are_refused_in_every_mode(header: str, read_only: bool):
+    message = refusal({"path": "/api/contacts", "headers": {header: "DELETE"}}, read_only=read_only)
+    assert f"'headers.{header}'" in message and "method-override and routing headers are refused" in message
+    assert "set 'method' and 'path' instead" in message
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"path": "/api/contacts?_method=DELETE"},
+        {"path": "/api/contacts?%5Fmethod=DELETE"},
+        {"path": "/api/contacts?_METHOD=DELETE"},
+        {"path": "/api/contacts?.method=DELETE"},
+        {"path": "/api/contacts?_method[]=DELETE"},
+        {"path": "/api/contacts", "query": {"_method": "DELETE"}},
+        {"path": "/api/contacts", "query": {" _method": "PATCH"}},
+        {"path": "/api/contacts", "query": {"_method[x]": "PATCH"}},
+    ],
+)
+@pytest.mark.parametrize("read_only", [True, False])
+def test_method_override_in_the_query_is_refused_wherever_it_is(arguments: dict[str, Any], read_only: bool):
+    message = refusal(arguments, read_only=read_only)
+    assert "Mautic would read it as the request's method" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/api/contacts?=x", "the query key"),
+        ("/api/contacts?a%3Db=x", "the query key"),
+        ("/api/contacts?a%26_method=x", "the query key"),
+        ("/api/contacts?a%23b=x", "the query key"),
+        ("/api/contacts?a%0Ab=x", "the query key"),
+        ("/api/contacts?search=a%00b", "control characters in the query"),
+    ],
+)
+def test_the_query_inside_path_follows_the_same_rules_as_query(path: str, says: str):
+    assert says in refusal({"path": path})
+
+
+def test_a_plain_method_and_harmless_keys_still_pass():
+    call = parse({"path": "/api/contacts?method=x&search=a%26b", "query": {"my_method": 1}}, read_only=True)
+    assert call.query == (("method", "x"), ("search", "a&b"), ("my_method", "1"))

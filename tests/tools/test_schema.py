@@ -5,7 +5,8 @@ import json
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from mautic_mcp.tools.schema import ArgumentsValidator, normalize_input_schema
+from mautic_mcp.tools.schema import normalize_input_schema
+from mautic_mcp.tools.validation import ArgumentsValidator
 
 MEMBRANE_SCHEMA = {
     "properties": {

@@ -40,6 +40,9 @@ class Recorder:
             raise InvalidArguments("'bad': not allowed")
         return dict(arguments)
 
+    async def check(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return self.validate(arguments)
+
     async def run(self, membrane: Membrane, connection_id: str, call: dict[str, Any]) -> Any:
         self.steps.append(f"run {connection_id}")
         if self.error is not None:

@@ -1,0 +1,24 @@
+"""The worker process that checks arguments against a schema with a pattern.
+
+Run as `python -m mautic_mcp.tools.checker`: it reads `{"schema": ..., "arguments": ...}`
+as JSON on stdin, writes the list of problems as JSON on stdout, and exits. The server
+starts one per such check and kills it at the deadline (see `validation.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mautic_mcp.tools.validation import ArgumentsValidator
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    problems = ArgumentsValidator(request["schema"]).errors(request["arguments"])
+    sys.stdout.write(json.dumps(problems))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
