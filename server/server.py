@@ -4,25 +4,37 @@ Handlers stay thin. `MauticServer` holds what one running server knows (its
 settings, the CLI, the connection, the tools); each call goes handler → tool →
 runner → CLI → result, and every failure comes back as a result the model can act on.
 
-Both protocol eras are served on one stdio loop. When the tool list changes (a
-broken set-up fixed while the server runs), 2026-07-28 clients hear it on their
-`subscriptions/listen` stream and 2025-era sessions get `notifications/tools/list_changed`.
-A tool call that runs long reports progress, so clients that wait 60 s keep waiting.
+The set-up (which connection, which actions) is checked in the background, never
+inside a request: `tools/list` answers within `SETUP_WAIT_SECONDS` with what is known
+(at least `proxy_request`), and a call that needs what is still being checked says so.
+A check that found no connection, or intents whose discovery failed, is tried again on a
+schedule (`RECONNECT_INTERVAL_SECONDS` at least between two checks, backing off up to
+`RETRY_MAX_SECONDS`, sooner when a request wants it).
+
+Both protocol eras are served on one stdio loop. When the tool list changes,
+2026-07-28 clients hear it on their `subscriptions/listen` stream and 2025-era sessions
+(those that completed the handshake) get `notifications/tools/list_changed`. A tool call
+that runs long reports progress, so clients that wait 60 s keep waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import re
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import anyio
+import anyio.to_thread
 from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
+from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError
@@ -36,13 +48,16 @@ from mcp.types import (
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
+from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import resolve_connection
-from mautic_mcp.membrane.discovery import Discovery, discover
-from mautic_mcp.membrane.errors import ErrorCode, MembraneError
+from mautic_mcp.membrane.discovery import Discovery, merge
+from mautic_mcp.membrane.errors import LIST_CONNECTIONS_COMMAND, ErrorCode, MembraneError
 from mautic_mcp.membrane.runner import Runner
 from mautic_mcp.server import __version__
 from mautic_mcp.server.config import DEFAULT_INTENTS, ENV_NAMES, Settings, flag_name
+from mautic_mcp.server.logs import one_line, shown
+from mautic_mcp.server.wire import WireSafeStream, encodable, safe_result
 from mautic_mcp.tools.naming import closest, snake_case
 from mautic_mcp.tools.registry import ToolRegistry, build_registry
 from mautic_mcp.tools.results import error_result
@@ -50,9 +65,28 @@ from mautic_mcp.tools.tool import call_tool
 
 log = logging.getLogger(__name__)
 
+SETUP_WAIT_SECONDS = 2.5
+"""How long `tools/list`, or a call that needs the set-up, waits for a check under way (counted from the
+start of the check): under the 3 s `tools/list` must answer in, far under the 60 s clients give up at."""
+DISCOVERY_SETTLE_SECONDS = 2.0
+"""After this long into a check, the tools found so far are served, then each intent's as it answers;
+before it, they are served all at once, so a normal start-up changes the list once."""
 RECONNECT_INTERVAL_SECONDS = 5.0
+"""The least time from the end of one check to the start of the next: no retry starts CLI processes more often."""
+RETRY_FIRST_SECONDS = 5.0
+"""The first retry nobody asked for comes this long after a check that left something to do; each next
+one waits twice as long, up to `RETRY_MAX_SECONDS`. A request that needs the set-up brings it forward."""
+RETRY_MAX_SECONDS = 300.0
+ANNOUNCE_SECONDS = 2.0
+"""The longest a 2025-era session's `tools/list_changed` may take to send before it is given up on."""
 PROGRESS_INTERVAL_SECONDS = 4.0
 """How often a running tool call reports progress; well under the 60 s clients wait for an answer."""
+MAX_TOOL_NAME = 128
+"""No tool has a longer name (the MCP limit); a longer one is answered without searching for it."""
+LEGACY_SESSIONS = 64
+"""The most 2025-era sessions kept to tell of a changed list (stdio has one; the bound is for the odd host)."""
+CURSOR: Final = re.compile(r"[0-9]{1,9}", re.ASCII)
+"""A `tools/list` cursor is the index of the page's first tool, in ASCII digits."""
 BROADER_INTENTS = (
     f"Name broader intents with {flag_name('intents')} / {ENV_NAMES['intents']}, "
     f"e.g. one Mautic area each ({', '.join(DEFAULT_INTENTS[:3])})"
@@ -65,6 +99,21 @@ INSTRUCTIONS = (
 )
 
 
+@dataclass
+class Check:
+    """One look at the set-up: the connection (when none is known yet), then discovery of the intents it covers."""
+
+    started: float
+    intents: int = 0
+    answered: int = 0
+    connected: anyio.Event = field(default_factory=anyio.Event)
+    """Set once the connection is known or known to be missing."""
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+    def elapsed(self) -> float:
+        return anyio.current_time() - self.started
+
+
 class MauticServer:
     """One server's state: settings, the CLI, the chosen connection and the tools built from it."""
 
@@ -73,100 +122,325 @@ class MauticServer:
         self.membrane = membrane or membrane_for(settings)
         self.connection_id: str | None = None
         self.problem: MembraneError | None = None
+        """Why there is no connection, as the last check found."""
+        self.pages: dict[str, list[Action]] = {}
+        """Each intent's actions, as its last answer gave them."""
+        self.failures: dict[str, MembraneError] = {}
+        """Intents whose last discovery failed: tried again on the retry schedule."""
         self.discovery = Discovery()
         self.registry: ToolRegistry = build_registry([], read_only=settings.read_only)
         self.revision = 0
-        """Counts the changes of the tool list, so a handler can tell that its request changed it."""
+        """Counts the changes of the tool list."""
         self.events = InMemorySubscriptionBus()
         """Where `ToolsListChanged` is published for the `subscriptions/listen` streams."""
-        self._ready = anyio.Event()
-        self._lock = anyio.Lock()
-        self._last_attempt = float("-inf")
+        self.legacy_sessions: list[ServerSession] = []
+        """2025-era sessions that completed the handshake: they hear of a changed list by notification."""
+        self.check: Check | None = None
+        """The check under way, if any."""
         self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
+        self.retry_first = RETRY_FIRST_SECONDS
+        self.retry_max = RETRY_MAX_SECONDS
+        self.setup_wait = SETUP_WAIT_SECONDS
+        self.discovery_settle = DISCOVERY_SETTLE_SECONDS
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
+        self._lock = anyio.Lock()
+        self._install_lock = anyio.Lock()
+        self._last_end = -math.inf
+        self._serving = False
+        self._wanted = anyio.Event()
+        self._began = anyio.Event()
+
+    # --- the set-up, checked -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Find the connection and discover the tools; the server serves whatever comes of it."""
-        try:
-            async with self._lock:
-                await self._connect_and_discover()
-        finally:
-            self._ready.set()
+        """Look for the connection and discover every intent, now, and wait for the outcome (`tools`, tests)."""
+        await self._check(full=True)
 
-    async def _connect_and_discover(self) -> None:
-        self._last_attempt = time.monotonic()
+    async def retry_setup(self) -> None:
+        """Check again, now and waiting for it, when something is left to do and the interval has passed."""
+        if self.incomplete() and self._due():
+            await self._check()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Check the set-up in the background while the block runs; requests never run a check themselves."""
+        async with anyio.create_task_group() as group:
+            self._serving = True
+            group.start_soon(self._keep_checking)
+            try:
+                yield
+            finally:
+                self._serving = False
+                group.cancel_scope.cancel()
+
+    def incomplete(self) -> bool:
+        """Whether a check is due some time: no connection yet, or intents whose discovery failed."""
+        return self.connection_id is None or bool(self.failures)
+
+    def settled(self) -> bool:
+        return self.check is None and not self.incomplete()
+
+    async def settle(self, *, connection_only: bool = False) -> None:
+        """Wait a little for what the set-up is about to tell: the check under way, or one due now.
+
+        Never longer than `setup_wait` from the start of the check, so a check that hangs (a CLI
+        that never answers) costs a request at most that, and nothing once the check is older.
+        Not serving (a command, a test), the check runs here, as `retry_setup` does.
+        """
+        if self.settled():
+            return
+        if not self._serving:
+            if self.check is None:
+                await self.retry_setup()
+            return
+        check = self.check
+        if check is None:
+            if not self.incomplete():
+                return
+            due = self._due()
+            began = self._began
+            self._wanted.set()
+            if not due:
+                return
+            with anyio.move_on_after(self.setup_wait):
+                await began.wait()
+            check = self.check
+            if check is None:
+                return
+        waited = check.connected if connection_only else check.done
+        with anyio.move_on_after(max(0.0, self.setup_wait - check.elapsed())):
+            await waited.wait()
+
+    def _due(self) -> bool:
+        return anyio.current_time() - self._last_end >= self.reconnect_interval
+
+    async def _keep_checking(self) -> None:
+        """The first check, then retries while something is left to do: backing off, sooner when wanted."""
+        if not self.settled():
+            await self._check_safely(full=self.connection_id is None)
+        delay = self.retry_first
+        while self.incomplete():
+            with anyio.move_on_after(max(0.0, self._last_end + delay - anyio.current_time())):
+                await self._wanted.wait()
+            wanted = self._wanted.is_set()
+            await anyio.sleep(max(0.0, self._last_end + self.reconnect_interval - anyio.current_time()))
+            self._wanted = anyio.Event()
+            await self._check_safely()
+            delay = self.retry_first if wanted else min(delay * 2, self.retry_max)
+
+    async def _check_safely(self, *, full: bool = False) -> None:
+        """A background check that cannot take the server down, whatever it meets."""
         try:
-            connection_id = await resolve_connection(self.membrane, self.settings.connection_id)
+            await self._check(full=full)
+        except Exception:
+            log.exception("checking the set-up failed unexpectedly; it is tried again later")
+
+    async def _check(self, *, full: bool = False) -> None:
+        """Find the connection (when none is known, or `full`), then discover the intents still to discover."""
+        async with self._lock:
+            check = Check(started=anyio.current_time())
+            self.check = check
+            self._began.set()
+            self._began = anyio.Event()
+            try:
+                if full or self.connection_id is None:
+                    connection_id = await self._connect()
+                    if connection_id is None:
+                        return
+                    if connection_id != self.connection_id:
+                        self.pages.clear()
+                        self.failures.clear()
+                    self.connection_id, self.problem = connection_id, None
+                    intents = list(self.settings.intents)
+                else:
+                    intents = [intent for intent in self.settings.intents if intent in self.failures]
+                check.connected.set()
+                await self._discover(self.connection_id, intents, check)
+                self._log_outcome(intents)
+            finally:
+                check.connected.set()
+                check.done.set()
+                self.check = None
+                self._last_end = anyio.current_time()
+
+    async def _connect(self) -> str | None:
+        try:
+            return await resolve_connection(self.membrane, self.settings.connection_id)
         except MembraneError as error:
             self.problem = error
-            log.warning("no usable Mautic connection: %s", error.message)
-            return
-        self.discovery = await discover(self.membrane, connection_id, self.settings.intents, self.settings.limit)
-        await self._use(build_registry(self.discovery.actions, read_only=self.settings.read_only))
-        self.connection_id, self.problem = connection_id, None
+            log.warning("no usable Mautic connection: %s", one_line(error.message))
+        except Exception:
+            log.exception("finding the Mautic connection failed unexpectedly")
+            self.problem = MembraneError(
+                ErrorCode.FAILED,
+                f"Finding the Mautic connection failed unexpectedly (`{LIST_CONNECTIONS_COMMAND}` answered "
+                "something this server could not use; see the server log).",
+                "Run `mautic-mcp doctor`; the server tries again by itself.",
+            )
+        return None
+
+    async def _discover(self, connection_id: str, intents: Sequence[str], check: Check) -> None:
+        """Ask for each intent's actions at once; serve them together, or as they come once the check is slow."""
+        check.intents = len(intents)
+        live = False
+        answered_all = anyio.Event()
+
+        async def one(intent: str) -> None:
+            try:
+                page = await self.membrane.list_actions(connection_id, intent, self.settings.limit)
+            except MembraneError as error:
+                log.warning("discovery for intent %s failed: %s", shown(repr(intent)), one_line(error.message))
+                self.pages.pop(intent, None)
+                self.failures[intent] = error
+            except Exception:
+                log.exception("discovery for intent %s failed unexpectedly", shown(repr(intent)))
+                self.pages.pop(intent, None)
+                self.failures[intent] = MembraneError(
+                    ErrorCode.FAILED, f"Discovery for intent {intent!r} failed unexpectedly (see the server log)."
+                )
+            else:
+                self.pages[intent] = page
+                self.failures.pop(intent, None)
+            check.answered += 1
+            if live:
+                await self._install()
+
+        async def serve_early() -> None:
+            nonlocal live
+            with anyio.move_on_after(max(0.0, self.discovery_settle - check.elapsed())):
+                await answered_all.wait()
+                return
+            live = True
+            await self._install()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(serve_early)
+            async with anyio.create_task_group() as intents_group:
+                for intent in intents:
+                    intents_group.start_soon(one, intent)
+            answered_all.set()
+        await self._install()
+
+    async def _install(self) -> None:
+        """Serve the tools of what every intent answered; when the listing differs, tell the clients."""
+        async with self._install_lock:
+            discovery = merge(self.settings.intents, self.pages, self.failures)
+            try:
+                registry, changed = await anyio.to_thread.run_sync(self._build, discovery.actions, self.registry)
+            except Exception:
+                log.exception("building tools from the discovered actions failed; the tools stay as they were")
+                return
+            self.discovery = discovery
+            self.registry = registry
+            if changed:
+                self.revision += 1
+                await self._announce()
+
+    def _build(self, actions: Sequence[Action], current: ToolRegistry) -> tuple[ToolRegistry, bool]:
+        """The registry for `actions` (in a worker thread: a hostile catalog may be slow to build), without
+        any tool that could not be written to the wire, and whether its listing differs from `current`'s."""
+        registry = build_registry(actions, read_only=self.settings.read_only)
+        unsendable = [tool.name for tool in registry if not encodable(tool.tool)]
+        if unsendable:
+            log.warning(
+                "left out %d tool(s) whose definition cannot be encoded as JSON: %s",
+                len(unsendable),
+                shown(", ".join(unsendable)),
+            )
+            registry = ToolRegistry([t for t in registry if t.name not in unsendable], hidden=registry.hidden)
+        return registry, registry.listing() != current.listing()
+
+    async def _announce(self) -> None:
+        await self.events.publish(ToolsListChanged())
+        for session in list(self.legacy_sessions):
+            with anyio.move_on_after(ANNOUNCE_SECONDS):
+                try:
+                    await session.send_tool_list_changed()
+                except Exception as error:  # a session that went away is no reason to stop
+                    log.info("could not send tools/list_changed: %s", shown(error))
+
+    def remember_session(self, session: ServerSession) -> None:
+        """Tell this 2025-era session (one that completed the handshake) when the tool list changes.
+
+        A session that shakes hands again replaces its earlier entry: sessions of one connection share
+        its `client_params`, so the connection is told once.
+        """
+        same = session.client_params
+        kept = [known for known in self.legacy_sessions if same is None or known.client_params is not same]
+        self.legacy_sessions = [*kept, session][-LEGACY_SESSIONS:]
+
+    def _log_outcome(self, intents: Sequence[str]) -> None:
+        failed = [intent for intent in intents if intent in self.failures]
         log.info(
             "connection %s: %d tools from %d intents (%d failed)",
-            connection_id,
+            shown(self.connection_id),
             len(self.registry),
             len(self.settings.intents),
-            len(self.discovery.failures),
+            len(self.failures),
         )
+        if failed:
+            log.warning(
+                "discovery failed for %s; tried again in the background", shown(", ".join(map(repr, failed)), 400)
+            )
         warning = empty_intents_warning(self.discovery)
         if warning:
-            log.warning("%s", warning)
+            log.warning("%s", one_line(warning))
 
-    async def _use(self, registry: ToolRegistry) -> None:
-        """Serve `registry` from now on; when the listing differs, tell the listen streams."""
-        changed = registry.listing() != self.registry.listing()
-        self.registry = registry
-        if changed:
-            self.revision += 1
-            await self.events.publish(ToolsListChanged())
-
-    async def wait_ready(self) -> None:
-        with anyio.move_on_after(self.settings.timeout * 2):
-            await self._ready.wait()
+    # --- requests ----------------------------------------------------------------------------------------
 
     def tools(self) -> list[Tool]:
         return self.registry.listing()
 
-    def _needs_setup(self) -> bool:
-        return self.connection_id is None or (not self.discovery.actions and bool(self.discovery.failures))
-
-    async def retry_setup(self) -> None:
-        """Look again (at most every few seconds) while start-up found no connection or no actions at all.
-
-        A user who fixes the set-up, or a discovery that failed for a passing reason, then
-        gets the tools without restarting the server.
-        """
-        if not self._needs_setup():
-            return
-        async with self._lock:
-            due = time.monotonic() - self._last_attempt >= self.reconnect_interval
-            if self._needs_setup() and due:
-                await self._connect_and_discover()
+    def checking(self, check: Check) -> str:
+        """What the check under way is doing, for a message that asks to try again shortly."""
+        if self.connection_id is None:
+            before = f" (the check before found: {self.problem.what})" if self.problem is not None else ""
+            return (
+                f"the server is still checking the Membrane set-up: `{LIST_CONNECTIONS_COMMAND}` has not answered "
+                f"after {check.elapsed():.0f} s{before}."
+            )
+        return (
+            f"the server is still discovering Mautic's actions ({check.answered} of {check.intents} intents "
+            f"answered after {check.elapsed():.0f} s)."
+        )
 
     async def connection(self) -> str:
         """The connection id, or the MembraneError that says why there is none and how to fix it."""
-        await self.retry_setup()
         if self.connection_id is None:
-            raise self.problem or MembraneError(ErrorCode.NO_CONNECTION, "No Mautic connection is available.")
-        return self.connection_id
+            await self.settle(connection_only=True)
+        if self.connection_id is not None:
+            return self.connection_id
+        check = self.check
+        if check is not None:
+            what = self.checking(check)
+            raise MembraneError(
+                ErrorCode.NO_CONNECTION,
+                what[0].upper() + what[1:],
+                "Nothing was sent to Mautic. Try again in a few seconds; if it goes on, run `mautic-mcp doctor`.",
+            )
+        raise self.problem or MembraneError(ErrorCode.NO_CONNECTION, "No Mautic connection is available.")
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
         """Run the tool called `name`.
 
-        An unknown name is a protocol error (INVALID_PARAMS) that suggests the closest
-        names, or says that read-only mode hides the tool.
+        A name not (yet) known waits briefly for a check under way. Still unknown, it is an
+        error result while the set-up is being checked or is broken (the tool may come), else a
+        protocol error (INVALID_PARAMS) that suggests the closest names, or says that read-only
+        mode hides the tool.
         """
-        await self.wait_ready()
         tool = self.registry.get(name)
-        if tool is None:
-            await self.retry_setup()
+        if tool is None and len(name) <= MAX_TOOL_NAME:
+            await self.settle()
             tool = self.registry.get(name)
         if tool is None:
+            check = self.check
+            if check is not None and len(name) <= MAX_TOOL_NAME:
+                return error_result(
+                    f"{shown(name)} is not available yet: {self.checking(check)} Try again in a few seconds, "
+                    "or use proxy_request."
+                )
             if self.connection_id is None and self.problem is not None:
-                return error_result(f"{name} is not available: {self.problem.message}")
+                return error_result(f"{shown(name)} is not available: {self.problem.message}")
             raise MCPError(code=INVALID_PARAMS, message=self.unknown_tool(name))
         return await call_tool(
             tool,
@@ -178,6 +452,8 @@ class MauticServer:
 
     def unknown_tool(self, name: str) -> str:
         """Why no tool answers to `name`, and what to call instead."""
+        if len(name) > MAX_TOOL_NAME:
+            return f"Unknown tool: {shown(repr(name), 60)} (longer than any tool name). Call tools/list for the tools."
         hidden = next((n for n in (name, snake_case(name)) if n in self.registry.hidden), None)
         if hidden is not None:
             flags = f"{flag_name('read_only')} / {ENV_NAMES['read_only']}"
@@ -186,8 +462,27 @@ class MauticServer:
         if suggestions and snake_case(suggestions[0]) == snake_case(name):
             suggestions = suggestions[:1]
         if suggestions:
-            return f"Unknown tool: {name!r}; did you mean {_either(suggestions)}?"
-        return f"Unknown tool: {name!r}. Call tools/list for the available tools."
+            message = f"Unknown tool: {name!r}; did you mean {_either(suggestions)}?"
+        else:
+            message = f"Unknown tool: {name!r}. Call tools/list for the available tools."
+        if self.failures:
+            failed = ", ".join(map(repr, self.failures))
+            message += (
+                f" (Discovery failed for {shown(failed, 200)}; it is tried again in the background, "
+                "and the client is told when the tool list changes.)"
+            )
+        return message
+
+    def page(self, cursor: str | None) -> ListToolsResult:
+        """One `tools/list` page: from the tool at `cursor` (ASCII digits, an index within the list)."""
+        tools = self.tools()
+        start = 0
+        if cursor is not None:
+            if not isinstance(cursor, str) or not CURSOR.fullmatch(cursor) or int(cursor) >= len(tools):
+                raise MCPError(code=INVALID_PARAMS, message=f"Unknown cursor: {shown(repr(cursor), 40)}")
+            start = int(cursor)
+        end = start + self.settings.page_size
+        return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
 
 
 ProgressReporter = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -252,32 +547,22 @@ def membrane_for(settings: Settings) -> Membrane:
 
 
 def build_server(app: MauticServer) -> Server[MauticServer]:
-    """The low-level MCP server over `app`; discovery runs in the background from the start."""
+    """The low-level MCP server over `app`; the set-up is checked in the background from the start."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[MauticServer]) -> AsyncIterator[MauticServer]:
-        async with anyio.create_task_group() as group:
-            group.start_soon(app.start)
+        async with app.running():
             yield app
-            group.cancel_scope.cancel()
 
     async def list_tools(
         ctx: ServerRequestContext[MauticServer], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        await app.wait_ready()
-        await app.retry_setup()
-        tools = app.tools()
-        start = 0
         cursor = params.cursor if params is not None else None
-        if cursor is not None:
-            if not cursor.isdigit() or int(cursor) >= len(tools):
-                raise MCPError(code=INVALID_PARAMS, message=f"Unknown cursor: {cursor!r}")
-            start = int(cursor)
-        end = start + app.settings.page_size
-        return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+        if cursor is None:
+            await app.settle()
+        return app.page(cursor)
 
     async def call_tool(ctx: ServerRequestContext[MauticServer], params: CallToolRequestParams) -> CallToolResult:
-        revision = app.revision
         try:
             # report_progress sends nothing when the request carried no progress token.
             async with still_running(ctx.session.report_progress, params.name, app.progress_interval):
@@ -285,16 +570,21 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         except MCPError:
             raise
         except Exception:
-            log.exception("tool %s failed unexpectedly", params.name)
+            log.exception("tool %s failed unexpectedly", shown(params.name))
             return error_result(
-                f"{params.name} failed with an internal error in mautic-mcp (see the server log); "
+                f"{shown(params.name)} failed with an internal error in mautic-mcp (see the server log); "
                 "the server is still running. Try again, or use proxy_request."
             )
-        if app.revision != revision and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-            await _notify_tools_changed(ctx)
+        return safe_result(result, params.name)
+
+    async def remember_legacy_sessions(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Keep each 2025-era session that completes the handshake, to tell it when the tool list changes."""
+        result = await call_next(ctx)
+        if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            app.remember_session(ctx.session)
         return result
 
-    return Server[MauticServer](
+    server = Server[MauticServer](
         "mautic-mcp",
         version=__version__,
         title="Mautic",
@@ -304,13 +594,8 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         on_call_tool=call_tool,
         on_subscriptions_listen=ListenHandler(app.events),
     )
-
-
-async def _notify_tools_changed(ctx: ServerRequestContext[MauticServer]) -> None:
-    try:
-        await ctx.session.send_tool_list_changed()
-    except Exception as error:  # a client that cannot take it still gets its result
-        log.info("could not send tools/list_changed: %s", error)
+    server.middleware.append(remember_legacy_sessions)
+    return server
 
 
 async def serve_stdio(settings: Settings) -> None:
@@ -321,7 +606,8 @@ async def serve_stdio(settings: Settings) -> None:
         if sys.platform != "win32":
             group.start_soon(_exit_on_signal, app)
         async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, options)
+            # Whatever a handler returns, the SDK's writer only ever gets what it can write.
+            await server.run(read_stream, WireSafeStream(write_stream), options)
         group.cancel_scope.cancel()
 
 

@@ -40,10 +40,11 @@ def era(request: pytest.FixtureRequest) -> str:
 
 def server_params(sandbox: Sandbox, constants: Mapping[str, float] | None = None, **env: str) -> StdioServerParameters:
     command, *args = mautic_mcp_argv_with(constants, "--sandbox") if constants else mautic_mcp_argv("--sandbox")
+    passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
     return StdioServerParameters(
         command=command,
         args=args,
-        env={**sandbox.env, "MAUTIC_MCP_LOG_LEVEL": "DEBUG", "PATH": os.environ["PATH"], **env},
+        env={**sandbox.env, "MAUTIC_MCP_LOG_LEVEL": "DEBUG", **passed, **env},
     )
 
 

@@ -1,0 +1,133 @@
+"""What leaves the server can be written: text UTF-8 cannot encode never reaches the SDK's writer.
+
+The SDK's stdio writer serializes each outgoing message itself, in a task of its own; a message it
+cannot serialize (a lone surrogate that came in through a JSON `\\udc80` escape in the CLI's output,
+anything pydantic cannot write) raises there and takes the whole server down. So a tool result is
+repaired where it is made (`safe_result`), and every outgoing message is checked once more on its way
+out (`WireSafeStream`): repaired when it can be, else answered with an error for that request alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Final
+
+from mcp.shared._stream_protocols import WriteStream
+from mcp.shared.message import SessionMessage
+from mcp.types import (
+    INTERNAL_ERROR,
+    CallToolResult,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCResponse,
+    TextContent,
+)
+
+from mautic_mcp.server.logs import shown
+from mautic_mcp.tools.results import error_result
+
+log = logging.getLogger(__name__)
+
+REPLACEMENT: Final = "\ufffd"
+UNSENDABLE: Final = (
+    "The answer to this request could not be encoded as JSON and was not sent; the server is still running. "
+    "Try the request again, or ask for less (a narrower search, one item by id)."
+)
+
+
+def repair_text(text: str) -> str:
+    """`text` with what UTF-8 cannot encode replaced by U+FFFD (a surrogate pair split in two is joined)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def repair_value(value: Any) -> Any:
+    """A JSON-like value with every string, keys too, repaired."""
+    if isinstance(value, str):
+        return repair_text(value)
+    if isinstance(value, dict):
+        return {repair_value(key): repair_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [repair_value(item) for item in value]
+    return value
+
+
+def encodable(model: Any) -> bool:
+    """Whether pydantic can write `model` as JSON, as the SDK's writer will."""
+    try:
+        model.model_dump_json(by_alias=True, exclude_unset=True)
+    except Exception:
+        return False
+    return True
+
+
+def safe_result(result: CallToolResult, tool: str) -> CallToolResult:
+    """`result` as it can be sent: unencodable text replaced by U+FFFD, or an error result when even that fails."""
+    repaired = False
+    content: list[Any] = []
+    for block in result.content:
+        if isinstance(block, TextContent):
+            text = repair_text(block.text)
+            if text is not block.text:
+                block = block.model_copy(update={"text": text})
+                repaired = True
+        content.append(block)
+    if repaired:
+        log.warning("%s: the answer held text UTF-8 cannot encode; it was replaced with U+FFFD", shown(tool))
+        result = result.model_copy(update={"content": content})
+    if encodable(result):
+        return result
+    log.error("%s: the answer could not be encoded as JSON; an error was sent instead", shown(tool))
+    return error_result(f"{shown(tool)}: {UNSENDABLE}")
+
+
+def wire_safe(item: SessionMessage) -> SessionMessage | None:
+    """`item` as the writer can write it: as is, repaired, an error for its request, or None (drop it)."""
+    message = item.message
+    if encodable(message):
+        return item
+    kind = type(message).__name__
+    try:
+        repaired = type(message).model_validate(repair_value(message.model_dump(by_alias=True, exclude_unset=True)))
+    except Exception:
+        repaired = None
+    if repaired is not None and encodable(repaired):
+        log.warning("an outgoing %s held text UTF-8 cannot encode; it was replaced with U+FFFD", kind)
+        return SessionMessage(message=repaired, metadata=item.metadata)
+    if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+        log.error("the answer to request %s could not be encoded as JSON; an error was sent instead", shown(message.id))
+        error = JSONRPCError(jsonrpc="2.0", id=message.id, error=ErrorData(code=INTERNAL_ERROR, message=UNSENDABLE))
+        return SessionMessage(message=error, metadata=item.metadata)
+    log.error("an outgoing %s could not be encoded as JSON and was dropped", kind)
+    return None
+
+
+class WireSafeStream:
+    """A write stream that passes on only what can be written (see `wire_safe`)."""
+
+    def __init__(self, inner: WriteStream[SessionMessage]) -> None:
+        self._inner = inner
+
+    async def send(self, item: SessionMessage, /) -> None:
+        safe = wire_safe(item)
+        if safe is not None:
+            await self._inner.send(safe)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> WireSafeStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> bool | None:
+        await self.aclose()
+        return None
