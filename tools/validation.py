@@ -23,24 +23,22 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import subprocess
 import sys
+import tempfile
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Final
 
 import anyio
-from anyio import CapacityLimiter
-from anyio.abc import ByteReceiveStream
 from anyio.lowlevel import RunVar
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
+from mautic_mcp.membrane.runner import RunError, Runner, RunTimeout
 from mautic_mcp.tools.formats import FORMATS, expected
 
 log = logging.getLogger(__name__)
@@ -137,8 +135,10 @@ class ArgumentsValidator:
         limit = CHECK_SECONDS if seconds is None else seconds
         with anyio.move_on_after(limit):
             try:
-                return await _in_worker(self.schema, arguments)
-            except (OSError, ValueError, anyio.BrokenResourceError) as error:
+                return await _in_worker(self.schema, arguments, limit)
+            except RunTimeout:
+                log.warning("a pattern check took over %g s and was stopped", limit)
+            except (OSError, ValueError) as error:
                 log.warning("the checking process failed: %s: %s", type(error).__name__, str(error)[:200])
                 return ["the arguments could not be checked: the checking process failed. Try again"]
         why = "a pattern in this tool's schema" if self.slow else "checking values this large"
@@ -151,55 +151,48 @@ class ArgumentsValidator:
         return self.slow or self._nodes * _count(arguments, INLINE_WORK // max(self._nodes, 1) + 1) > INLINE_WORK
 
 
-_CHECKERS: RunVar[CapacityLimiter] = RunVar("mautic_mcp checkers")
+_CHECKERS: RunVar[Runner] = RunVar("mautic_mcp checkers")
 
 
-async def _in_worker(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
-    """`errors()` in a fresh `python -m mautic_mcp.tools.checker`; killed if this is cancelled (the deadline)."""
+def _checkers() -> Runner:
+    """The runner of checking processes for this event loop: the same runner every CLI call uses, in its own pool."""
     try:
-        limiter = _CHECKERS.get()
+        return _CHECKERS.get()
     except LookupError:
-        limiter = CapacityLimiter(MAX_CHECKERS)
-        _CHECKERS.set(limiter)
-    request = json.dumps({"schema": schema, "arguments": arguments}).encode()
-    async with limiter:
-        process = await anyio.open_process(
-            [sys.executable, "-m", "mautic_mcp.tools.checker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None,  # the server's own stderr, where logs go: a crash of the checker shows there
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)},
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        runner = Runner(
+            [sys.executable, "-P", "-m", "mautic_mcp.tools.checker"],
+            timeout=CHECK_SECONDS,
+            max_concurrency=MAX_CHECKERS,
+            max_stdout_bytes=MAX_ANSWER_BYTES,
+            env=env,
         )
+        _CHECKERS.set(runner)
+        return runner
+
+
+async def _in_worker(schema: dict[str, Any], arguments: dict[str, Any], seconds: float) -> list[str]:
+    """`errors()` in a fresh `python -m mautic_mcp.tools.checker`, run by the Runner; killed at the deadline.
+
+    The request goes through a private temporary file, since it can be larger than one argument may be.
+    """
+    request = json.dumps({"schema": schema, "arguments": arguments})
+    with tempfile.TemporaryDirectory(prefix="mautic-mcp-check-") as folder:
+        path = os.path.join(folder, "request.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(request)
         try:
-            assert process.stdin is not None and process.stdout is not None
-            await process.stdin.send(request)
-            await process.stdin.aclose()
-            answer = await _read_all(process.stdout)
-            if await process.wait() != 0:
-                raise ValueError(f"the checker exited with status {process.returncode}")
-        finally:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            with anyio.CancelScope(shield=True):
-                await process.aclose()
-    problems = json.loads(answer)
+            done = await _checkers().run([path], timeout=seconds)
+        except RunTimeout:
+            raise
+        except RunError as error:
+            raise ValueError(str(error)) from None
+    if done.returncode != 0 or done.stdout_truncated:
+        raise ValueError(f"the checker exited with status {done.returncode}")
+    problems = json.loads(done.stdout)
     if not isinstance(problems, list):
         raise ValueError("the checker answered no list")
     return [str(problem) for problem in problems]
-
-
-async def _read_all(stream: ByteReceiveStream) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_ANSWER_BYTES:
-        try:
-            chunk = await stream.receive()
-        except anyio.EndOfStream:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-    raise ValueError(f"the checker answered more than {MAX_ANSWER_BYTES:,} bytes")
 
 
 def _keywords(schema: Any) -> set[str]:
