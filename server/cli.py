@@ -12,6 +12,7 @@ import anyio
 
 from mautic_mcp.server import __version__
 from mautic_mcp.server.config import ENV_NAMES, ConfigError, Settings, build_settings
+from mautic_mcp.server.logs import OneLineFormatter
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--page-size", metavar="N", help="tools per tools/list page [MAUTIC_MCP_PAGE_SIZE; default: 100]"
     )
+    group.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR, on stderr [MAUTIC_MCP_LOG_LEVEL; default: INFO when serving, "
+        "WARNING for doctor, tools and demo]",
+    )
 
     main = argparse.ArgumentParser(
         prog="mautic-mcp",
@@ -68,30 +75,52 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     tools = commands.add_parser("tools", parents=[settings], help="print the tools these settings expose")
     tools.add_argument("--json", action="store_true", help="print the exact tools/list payload")
-    commands.add_parser("demo", help="run an MCP client session against the server on the sandbox")
+    demo = commands.add_parser("demo", help="run an MCP client session against the server on the sandbox")
+    demo.add_argument(
+        "--sandbox", action="store_true", default=argparse.SUPPRESS, help="the demo always runs on the sandbox"
+    )
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; a reader that goes away early (`mautic-mcp tools | head -n 1`) ends it quietly."""
+    try:
+        status = run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    except BaseExceptionGroup as group:  # a print inside a task group (the demo's client session)
+        if group.split(BrokenPipeError)[1] is not None:
+            raise
+        return _reader_gone()
+    return status
+
+
+def _reader_gone() -> int:
+    """The Python docs' recipe (signal module, "Note on SIGPIPE"): point stdout at devnull so the interpreter's
+    own flush at exit cannot fail again, and exit 1 as Python does on EPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
+def run(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
-    quiet = args.command in {"doctor", "tools", "demo"}
-    logging.basicConfig(
-        level=os.environ.get("MAUTIC_MCP_LOG_LEVEL", "WARNING" if quiet else "INFO").upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The SDK's debug records quote raw protocol lines, which can hold header values.
-    logging.getLogger("mcp").setLevel(max(logging.getLogger().level, logging.INFO))
     try:
         settings = build_settings({name: getattr(args, name, None) for name in ENV_NAMES})
     except ConfigError as error:
         print(f"mautic-mcp: {error}", file=sys.stderr)
         return 2
     command = args.command or "serve"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level or ("INFO" if command == "serve" else "WARNING"), handlers=[handler])
+    # The SDK's debug records quote raw protocol lines, which can hold header values.
+    logging.getLogger("mcp").setLevel(max(logging.getLogger().level, logging.INFO))
     if command == "demo":
         from mautic_mcp.server.demo import run_demo
 
-        return anyio.run(run_demo)
+        return anyio.run(run_demo, settings.log_level)
     if command == "doctor":
         from mautic_mcp.server.doctor import run_doctor
 

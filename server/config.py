@@ -7,7 +7,7 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -24,6 +24,8 @@ DEFAULT_INTENTS: tuple[str, ...] = (
 )
 
 SANDBOX_BIN = "membrane-sandbox"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
@@ -48,6 +50,8 @@ class Settings(BaseModel):
     sandbox: bool = False
     max_result_chars: Annotated[int, Field(ge=2_000, le=1_000_000)] = 60_000
     page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    log_level: LogLevel | None = None
+    """None: the command's own default (INFO when serving, WARNING for doctor, tools and demo)."""
 
     @field_validator("intents")
     @classmethod
@@ -56,6 +60,11 @@ class Settings(BaseModel):
         if not cleaned:
             raise ValueError("at least one intent is required")
         return cleaned
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("connection_id")
     @classmethod
@@ -115,6 +124,7 @@ ENV_NAMES: dict[str, str] = {
     "sandbox": "MAUTIC_MCP_SANDBOX",
     "max_result_chars": "MAUTIC_MCP_MAX_RESULT_CHARS",
     "page_size": "MAUTIC_MCP_PAGE_SIZE",
+    "log_level": "MAUTIC_MCP_LOG_LEVEL",
 }
 """The environment variable of each setting; its flag is `flag_name(field)`."""
 

@@ -5,19 +5,34 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-PASS_THROUGH = ("MEMBRANE_SANDBOX_DB", "MEMBRANE_SANDBOX_STATE", "MEMBRANE_SANDBOX_FAULT", "HOME", "PATH")
+PASS_THROUGH = ("HOME", "PATH", "USERPROFILE", "APPDATA", "LOCALAPPDATA")
+PASS_THROUGH_PREFIXES = ("MEMBRANE_SANDBOX_", "XDG_", "WIN_PD_OVERRIDE_")
+"""What the server and its sandbox read to find their data: the sandbox's own variables, and the ones
+platformdirs reads for the user data folder (HOME and XDG_* on Linux and macOS, the known folders on
+Windows). Nothing else passes, so the server's own settings (MAUTIC_MCP_*, MEMBRANE_BIN) cannot turn
+the demo away from the sandbox."""
 
 
-async def run_demo() -> int:
+def demo_env(environ: Mapping[str, str], log_level: str | None = None) -> dict[str, str]:
+    """The environment the demo's server runs with: the same sandbox data `membrane-sandbox` uses here."""
+    env = {
+        name: value for name, value in environ.items() if name in PASS_THROUGH or name.startswith(PASS_THROUGH_PREFIXES)
+    }
+    env["MAUTIC_MCP_LOG_LEVEL"] = log_level or "WARNING"
+    return env
+
+
+async def run_demo(log_level: str | None = None) -> int:
     """Start `mautic-mcp --sandbox` over stdio, list its tools, call two of them, print what came back."""
-    env = {name: os.environ[name] for name in PASS_THROUGH if name in os.environ}
-    env["MAUTIC_MCP_LOG_LEVEL"] = "WARNING"
     command = server_command()
-    server = StdioServerParameters(command=command[0], args=[*command[1:], "--sandbox"], env=env)
+    server = StdioServerParameters(
+        command=command[0], args=[*command[1:], "--sandbox"], env=demo_env(os.environ, log_level)
+    )
     async with Client(server) as client:
         listed = await client.list_tools()
         print(f"Connected to {client.server_info.name if client.server_info else 'the server'} (sandbox data).")

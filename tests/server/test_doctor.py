@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,106 @@ def test_doctor_without_the_cli(tmp_path: Path):
 
 
 def test_doctor_when_discovery_finds_nothing(sandbox: Sandbox):
+    """Nine intents that failed alike are one sentence, and no log line repeats it."""
     sandbox.set(fault="crash", fault_on="action list")
     done = mautic_mcp("doctor", "--sandbox", "--json")
     checks = {check["name"]: check for check in json.loads(done.stdout)["checks"]}
     assert done.returncode == 1
     assert checks["Mautic connection"]["ok"] is True and checks["Action discovery"]["ok"] is False
+    detail = checks["Action discovery"]["detail"]
+    assert "all 9 intents" in detail and detail.count("killed by") == 1, detail
+    assert checks["Action discovery"]["fix"]
+    assert "WARNING" not in done.stderr, done.stderr
+
+
+def test_doctor_with_a_connection_id_membrane_does_not_list(sandbox: Sandbox):
+    """A configured id that is not in `connection list` is not READY: it was not found, and the ids are named."""
+    done = mautic_mcp("doctor", "--sandbox", "--connection-id", "nope")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[2].startswith("✗ Mautic connection: The connection nope set by --connection-id"), done.stdout
+    assert "was not found" in lines[2] and "66a1f0c2b7e4d5a6c3b2a100 (Mautic, READY)" in lines[2]
+    assert "fix: Set --connection-id / MAUTIC_MCP_CONNECTION_ID to one of these ids" in lines[3]
+    assert lines[4:6] == [
+        "- Action discovery: skipped: fix the check above first",
+        "- Read-only call: skipped: fix the check above first",
+    ]
+    assert done.stderr == "", done.stderr
+    assert not any("action" in argv for argv in sandbox.commands()), "nothing ran against a connection not found"
+
+    by_key = mautic_mcp("doctor", "--sandbox", "--json", "--connection-id", "66a1f0c2b7e4d5a6c3b2a100")
+    assert json.loads(by_key.stdout)["ok"] is True, by_key.stdout
+
+
+def test_tools_says_a_discovery_failure_once(sandbox: Sandbox):
+    done = mautic_mcp("tools", "--sandbox", "--connection-id", "nope")
+    assert done.returncode == 1
+    assert "proxy_request" in done.stdout
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mautic-mcp: discovery failed for all 9 intents: "), done.stderr
+
+
+def fake_cli(folder: Path, name: str, script: str) -> str:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("script", "failing", "said"),
+    [
+        # /bin/echo: `--version` says "echo (GNU coreutils) 9.1", which reads as a version; `status --json` does
+        # not answer JSON.
+        ('if [ "$1" = --version ]; then echo "echo (GNU coreutils) 9.1"; else echo "$@"; fi\n', 0, "JSON"),
+        # A proxy's error page where the CLI's answer should be.
+        (
+            "printf '<html>\\n<head><title>502 Bad Gateway</title></head>\\n<center>nginx/1.18.0</center>\\n'\n",
+            0,
+            "no version",
+        ),
+        # It prints nothing at all.
+        ("exit 0\n", 0, "no version"),
+    ],
+)
+def test_doctor_fails_what_it_could_not_verify(tmp_path: Path, script: str, failing: int, said: str):
+    done = mautic_mcp("doctor", "--membrane-bin", fake_cli(tmp_path, "membrane", script), "--json")
+    assert done.returncode == 1
+    checks = json.loads(done.stdout)["checks"]
+    assert checks[failing]["ok"] is False and said in checks[failing]["detail"], checks[failing]
+    assert "MEMBRANE_BIN" in checks[failing]["fix"] and "npm install -g @membranehq/cli" in checks[failing]["fix"]
+    assert all(check["ok"] is None for check in checks[failing + 1 :])
+
+
+@pytest.mark.skipif(not Path("/bin/echo").is_file(), reason="no /bin/echo")
+def test_doctor_does_not_take_bin_echo_for_the_membrane_cli():
+    done = mautic_mcp("doctor", "--membrane-bin", "/bin/echo")
+    assert done.returncode == 1
+    assert done.stdout.startswith("✗ Membrane CLI: /bin/echo does not answer `status --json` with JSON"), done.stdout
+
+
+def test_doctor_waits_for_a_hung_cli_once(sandbox: Sandbox):
+    """A CLI that never answers costs one timeout, not one per check: the rest are skipped."""
+    sandbox.set(fault="hang")
+    started = time.monotonic()
+    done = mautic_mcp("doctor", "--sandbox", "--json", "--timeout", "2")
+    elapsed = time.monotonic() - started
+    checks = json.loads(done.stdout)["checks"]
+    assert done.returncode == 1
+    assert checks[0]["ok"] is False and "no answer within 2 seconds" in checks[0]["detail"]
+    assert "--version" in checks[0]["fix"] and "MAUTIC_MCP_TIMEOUT" in checks[0]["fix"]
+    assert all(check["ok"] is None and "no answer within 2 s" in check["detail"] for check in checks[1:])
+    assert [entry["argv"] for entry in sandbox.invocations() if "start" in entry] == [["--version"]]
+    assert elapsed < 2 * 2 + 3, f"doctor took {elapsed:.1f} s"
+    assert done.stderr == "", done.stderr
+
+
+def test_doctor_stops_after_a_timeout_in_a_later_check(sandbox: Sandbox):
+    sandbox.set(fault="hang", fault_on="action run")
+    done = mautic_mcp("doctor", "--sandbox", "--json", "--timeout", "2")
+    checks = {check["name"]: check for check in json.loads(done.stdout)["checks"]}
+    assert [checks[name]["ok"] for name in CHECKS] == [True, True, True, True, False]
+    assert "action run" in checks["Read-only call"]["fix"]
 
 
 def test_doctor_when_the_read_call_fails(sandbox: Sandbox):
