@@ -48,11 +48,27 @@ def node() -> str:
     in_ci = bool(os.environ.get("CI"))
     if node is None:
         if in_ci:
-            pytest.fail("CI is set but `node` is not on PATH: install Node 20+ to run the independent-client tests")
+            pytest.fail("CI is set but `node` is not on PATH: .ci/run installs the Node the independent clients need")
         pytest.skip("`node` is not on PATH: independent-client tests skipped (set CI=1 to make this a failure)")
     if not NODE_MODULES.is_dir():
         pytest.fail(f"{NODE_MODULES} is missing: run `npm ci --prefix tests/clients`")
+    needed = json.loads((INSPECTOR_PACKAGE / "package.json").read_text(encoding="utf-8"))["engines"]["node"]
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if not node_satisfies(version, needed):
+        message = f"node {version} is older than the pinned MCP Inspector needs ({needed}): .ci/run installs one"
+        if in_ci:
+            pytest.fail(message)
+        pytest.skip(message)
     return node
+
+
+def node_satisfies(version: str, needed: str) -> bool:
+    """`v20.20.2` against `>=22.19.0`, the only form of `engines` the pinned Inspector uses."""
+    match = re.fullmatch(r">=\s*(\d+(?:\.\d+)*)", needed.strip())
+    assert match, f"unexpected engines range {needed!r}"
+    have = [int(part) for part in version.lstrip("v").split(".")[:3]]
+    want = [int(part) for part in match.group(1).split(".")]
+    return have >= want + [0] * (3 - len(want))
 
 
 @pytest.fixture

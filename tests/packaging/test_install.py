@@ -6,26 +6,24 @@ source tree, install each kind (wheel, sdist, editable default, editable strict)
 the installed commands from a folder full of decoy `server`/`tools`/`sandbox` packages that must never be
 the ones imported.
 
-Fresh venvs get their dependencies from this interpreter's site-packages through a `.pth` path line. A path
-line does not process the `.pth` files of the folder it names, so this venv's own editable install of the
-project is not visible there (checked before each install): whatever imports, comes from the install under
-test. Nothing here needs the network.
+Fresh venvs get their dependencies from this interpreter's site-packages through a `.pth` path line
+(tests/packaging/support.py); nothing here needs the network.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shutil
-import subprocess
 import sys
-import sysconfig
 import zipfile
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.packaging.support import ROOT, checked, clean_env, fresh_venv, pip_install, project, purelib_of, run
+
 LAYERS = ("server", "tools", "membrane", "sandbox")
 DECOYS = ("server", "tools", "sandbox")
 DECOY_CODE = 'import sys\nprint("DECOY", __name__)\nsys.exit(3)\n'
@@ -47,39 +45,6 @@ IMPORT_ALL = (
     "print(mautic_mcp.server.__file__)"
 )
 INSTALL_KINDS = ("wheel", "sdist", "editable", "editable-strict")
-
-
-def run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(part) for part in argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def checked(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert done.returncode == 0, f"{done.args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment minus anything that would pick the import path or the sandbox's state for us."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("PYTHON", "MEMBRANE_", "MAUTIC_MCP_", "PIP_")) and name != "VIRTUAL_ENV"
-    }
-    env.update(HOME=str(home), PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_NO_INDEX="1", **extra)
-    return env
-
-
-def purelib_of(venv: Path) -> Path:
-    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    return Path(checked(run([venv / "bin" / "python", "-c", code])).stdout.strip())
 
 
 def make_decoys(folder: Path) -> Path:
@@ -154,26 +119,28 @@ def test_wheel_holds_one_namespace_package_with_typed_layers_and_both_commands(w
     assert re.search(r"^membrane-sandbox\s*=\s*mautic_mcp\.sandbox\.cli:main$", entry_points, re.M), entry_points
 
 
+def test_wheel_ships_the_sandbox_readme_that_membrane_sandbox_help_points_to(wheel: Path) -> None:
+    shipped = zipfile.ZipFile(wheel).read("mautic_mcp/sandbox/README.md").decode()
+    assert shipped == (ROOT / "sandbox" / "README.md").read_text(encoding="utf-8")
+
+
+def test_wheel_metadata_carries_the_version_and_the_registry_marker(wheel: Path) -> None:
+    """PyPI's description is the README; the MCP Registry finds `mcp-name: <name>` there to prove ownership."""
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = (name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+    parsed = HeaderParser().parsestr(archive.read(metadata).decode())
+    assert parsed["Version"] == project()["version"]
+    server_name = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))["name"]
+    assert f"mcp-name: {server_name}" in parsed.get_payload()
+
+
 # --- b: every kind of install, in a fresh venv, run from among decoys ---
 
 
 @pytest.fixture(params=INSTALL_KINDS)
 def installed(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> tuple[str, Path, dict[str, str]]:
     kind: str = request.param
-    venv = tmp_path / "venv"
-    checked(run([sys.executable, "-m", "venv", "--without-pip", venv]))
-    python = venv / "bin" / "python"
-    (purelib_of(venv) / "dev_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_env(home, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-
-    before = run([python, "-c", "import mautic_mcp.server"], cwd=tmp_path, env=env)
-    assert before.returncode != 0 and "ModuleNotFoundError" in before.stderr, (
-        "the fresh venv already imports mautic_mcp before the install under test: " + before.stdout + before.stderr
-    )
-    assert run([python, "-c", "import mcp, pip, setuptools"], env=env).returncode == 0
-
+    venv, env = fresh_venv(tmp_path)
     target: list[str | Path]
     if kind == "wheel":
         target = [request.getfixturevalue("wheel")]
@@ -183,8 +150,7 @@ def installed(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> t
         target = ["-e", source]
     else:
         target = ["-e", source, "--config-settings", "editable_mode=strict"]
-    # --ignore-installed: the dev venv's own mautic-mcp metadata is on the path and must not count.
-    checked(run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-I", *target], env=env))
+    pip_install(venv, env, *target)
     return kind, venv, env
 
 
@@ -192,6 +158,7 @@ def expected_server_init(kind: str, venv: Path, source: Path, server_file: Path)
     if kind in ("wheel", "sdist"):
         site = purelib_of(venv)
         assert server_file == site / "mautic_mcp" / "server" / "__init__.py"
+        assert (site / "mautic_mcp" / "sandbox" / "README.md").is_file(), f"{kind}: the sandbox README is missing"
     elif kind == "editable":
         assert server_file == source / "server" / "__init__.py"
     else:
@@ -263,3 +230,14 @@ def test_no_tracked_file_runs_a_folder_by_its_bare_module_name() -> None:
         if BARE_MODULE_RUN.search(line)
     ]
     assert not hits, "run these as mautic_mcp.<layer> (or the installed command):\n" + "\n".join(hits)
+
+
+# --- e: what builds leave in the checkout stays out of git ---
+
+
+def test_build_outputs_in_the_checkout_are_ignored() -> None:
+    """`pip install .` and `python -m build` build in the checkout (build/, *.egg-info, dist/), and the strict
+    editable install's link tree must stay in build/; `mcpb pack . x.mcpb` writes its bundle there too."""
+    outputs = ["build/lib/x.py", "build/__editable__.x/y", "mautic_mcp.egg-info/PKG-INFO", "dist/x.whl", "x.mcpb"]
+    done = run(["git", "check-ignore", "--no-index", *outputs], cwd=ROOT)
+    assert sorted(done.stdout.split()) == sorted(outputs), done.stdout + done.stderr
