@@ -56,6 +56,8 @@ PR_SET_CHILD_SUBREAPER: Final = 36
 FINISHED_GROUPS_KEPT: Final = 256
 
 _READ_CHUNK: Final = 256 * 1024
+OVERFLOW_KEPT: Final = 64 * 1024
+"""How much of an output that passed its cap is kept (the answer itself is lost): enough to quote."""
 _PROC: Final = sys.platform.startswith("linux") and os.path.isdir("/proc/self/task")
 _subreaper_set = False
 
@@ -109,7 +111,8 @@ class RunTimeout(RunError):
 class Completed:
     """What a finished process left: exit status and the kept part of its output.
 
-    `stdout_truncated` means the output reached the cap: the CLI was killed there, unread to the end.
+    `stdout_truncated` means the output reached the cap: the CLI was killed there, unread to the end,
+    and `stdout` holds at most its first `OVERFLOW_KEPT` bytes.
     """
 
     returncode: int
@@ -339,26 +342,36 @@ class Runner:
 
 
 class _Capture:
-    """The kept first bytes of one pipe; `full` once `cap` was passed (then reading stops)."""
+    """The kept first bytes of one pipe; `full` once `cap` was passed (then reading stops).
+
+    Chunks are kept as read and joined once, so a capture never costs more than its bytes plus
+    one copy. Past the cap the answer is lost anyway: all but the first `OVERFLOW_KEPT` bytes are
+    freed at once, so output far above the cap adds no more than that to the server's memory.
+    """
 
     def __init__(self, cap: int, on_full: Callable[[], None] | None = None) -> None:
         self.cap = cap
         self.full = False
         self.finished = anyio.Event()
-        self._kept = bytearray()
+        self._chunks: list[bytes] = []
+        self._size = 0
         self._on_full = on_full
 
     def kept(self) -> bytes:
-        return bytes(self._kept)
+        chunks, self._chunks = self._chunks, []
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def drain(self, stream: ByteReceiveStream) -> None:
         try:
             async for chunk in stream:
-                room = self.cap - len(self._kept)
+                room = self.cap - self._size
                 if room > 0:
-                    self._kept += chunk[:room]
+                    kept = chunk if len(chunk) <= room else chunk[:room]
+                    self._chunks.append(kept)
+                    self._size += len(kept)
                 if len(chunk) > room:
                     self.full = True
+                    self._drop_overflow()
                     if self._on_full is not None:
                         # Endless output: stop reading and end the CLI now, rather than at the timeout.
                         self._on_full()
@@ -367,6 +380,27 @@ class _Capture:
             pass
         finally:
             self.finished.set()
+
+    def _drop_overflow(self) -> None:
+        """Keep only a short prefix (for diagnostics) of output that passed the cap; free the rest now."""
+        if self._size <= OVERFLOW_KEPT:
+            return
+        prefix = _prefix(self._chunks)
+        self._chunks = [prefix]
+        self._size = len(prefix)
+
+
+def _prefix(chunks: list[bytes]) -> bytes:
+    """The first OVERFLOW_KEPT bytes of `chunks`, copying no more than that."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        if size >= OVERFLOW_KEPT:
+            break
+        part = chunk[: OVERFLOW_KEPT - size]
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 class _PipeStream(ByteReceiveStream):

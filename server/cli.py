@@ -7,12 +7,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
-import anyio
+from typing import TYPE_CHECKING
 
 from mautic_mcp.server import __version__
-from mautic_mcp.server.config import ENV_NAMES, ConfigError, Settings, build_settings
-from mautic_mcp.server.logs import OneLineFormatter
+
+if TYPE_CHECKING:
+    from mautic_mcp.server.config import Settings
+
+# Settings (pydantic), anyio and the MCP SDK are imported where a command needs them, so that
+# --version and --help pay for argparse alone.
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,6 +109,11 @@ def _reader_gone() -> int:
 
 def run(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
+    import anyio
+
+    from mautic_mcp.server.config import ENV_NAMES, ConfigError, build_settings
+    from mautic_mcp.server.logs import OneLineFormatter
+
     try:
         settings = build_settings({name: getattr(args, name, None) for name in ENV_NAMES})
     except ConfigError as error:
@@ -133,6 +141,8 @@ def run(argv: Sequence[str] | None) -> int:
 
 
 def serve(settings: Settings) -> int:
+    import anyio
+
     from mautic_mcp.server.server import serve_stdio
 
     try:
