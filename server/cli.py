@@ -60,6 +60,16 @@ def parser() -> argparse.ArgumentParser:
         "--page-size", metavar="N", help="tools per tools/list page [MAUTIC_MCP_PAGE_SIZE; default: 100]"
     )
     group.add_argument(
+        "--cache-dir",
+        metavar="PATH",
+        help="where the discovery cache is kept [MAUTIC_MCP_CACHE_DIR; default: the user cache folder]",
+    )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="discover at every start, keep no cache [MAUTIC_MCP_NO_CACHE=1]",
+    )
+    group.add_argument(
         "--log-level",
         metavar="LEVEL",
         help="DEBUG, INFO, WARNING or ERROR, on stderr [MAUTIC_MCP_LOG_LEVEL; default: INFO when serving, "

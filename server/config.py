@@ -52,6 +52,9 @@ class Settings(BaseModel):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     log_level: LogLevel | None = None
     """None: the command's own default (INFO when serving, WARNING for doctor, tools and demo)."""
+    cache_dir: str | None = None
+    """Where the discovery cache is kept; None: the user cache folder (platformdirs)."""
+    no_cache: bool = False
 
     @field_validator("intents")
     @classmethod
@@ -66,6 +69,18 @@ class Settings(BaseModel):
     def _any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("cache_dir")
+    @classmethod
+    def _usable_folder(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if "\x00" in value:
+            raise ValueError("a folder path cannot hold a NUL character")
+        path = Path(value.strip()).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ValueError("not a folder")
+        return str(path)
+
     @field_validator("connection_id")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -74,6 +89,16 @@ class Settings(BaseModel):
     def cli_command(self) -> list[str]:
         """The argv prefix for the Membrane CLI, resolved the way the OS would run it."""
         return resolve_cli(SANDBOX_BIN if self.sandbox else self.membrane_bin)
+
+    def cache_folder(self) -> Path | None:
+        """The discovery cache's folder, or None when the cache is off."""
+        if self.no_cache:
+            return None
+        if self.cache_dir is not None:
+            return Path(self.cache_dir)
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("mautic-mcp", appauthor=False))
 
 
 def resolve_cli(name: str) -> list[str]:
@@ -125,6 +150,8 @@ ENV_NAMES: dict[str, str] = {
     "max_result_chars": "MAUTIC_MCP_MAX_RESULT_CHARS",
     "page_size": "MAUTIC_MCP_PAGE_SIZE",
     "log_level": "MAUTIC_MCP_LOG_LEVEL",
+    "cache_dir": "MAUTIC_MCP_CACHE_DIR",
+    "no_cache": "MAUTIC_MCP_NO_CACHE",
 }
 """The environment variable of each setting; its flag is `flag_name(field)`."""
 
@@ -139,7 +166,7 @@ def build_settings(flags: Mapping[str, object | None], env: Mapping[str, str] | 
     values: dict[str, object] = {}
     for field, env_name in ENV_NAMES.items():
         raw = env.get(env_name)
-        if field in ("read_only", "sandbox"):
+        if field in ("read_only", "sandbox", "no_cache"):
             flag = _env_bool(env, env_name)
             if flag is not None:
                 values[field] = flag

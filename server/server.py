@@ -48,6 +48,7 @@ from mcp.types import (
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
+from mautic_mcp.membrane.cache import DiscoveryCache, Entry, cache_key
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import resolve_connection
@@ -79,6 +80,21 @@ one waits twice as long, up to `RETRY_MAX_SECONDS`. A request that needs the set
 RETRY_MAX_SECONDS = 300.0
 ANNOUNCE_SECONDS = 2.0
 """The longest a 2025-era session's `tools/list_changed` may take to send before it is given up on."""
+WARM_REFRESH_SECONDS = 1.0
+"""Served from the cache, the re-check starts right after the first `tools/list` answer, or after this long."""
+WARM_REFRESH_AFTER_LIST = 0.1
+"""How long after that first answer the re-check starts: no CLI process starts before the answer is out."""
+GONE_AT_REFRESH: Final = frozenset(
+    {
+        ErrorCode.NO_CONNECTION,
+        ErrorCode.SEVERAL_CONNECTIONS,
+        ErrorCode.CONNECTION_DEFUNCT,
+        ErrorCode.RECONNECT_NEEDED,
+        ErrorCode.CONNECTION_BUILDING,
+        ErrorCode.NOT_LOGGED_IN,
+    }
+)
+"""What a re-check of a cached connection may find that makes the cached connection unusable."""
 PROGRESS_INTERVAL_SECONDS = 4.0
 """How often a running tool call reports progress; well under the 60 s clients wait for an answer."""
 MAX_TOOL_NAME = 128
@@ -106,6 +122,8 @@ class Check:
     started: float
     intents: int = 0
     answered: int = 0
+    refresh: bool = False
+    """A re-check of what the cache served: requests answer with what is known rather than wait for it."""
     connected: anyio.Event = field(default_factory=anyio.Event)
     """Set once the connection is known or known to be missing."""
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -149,6 +167,19 @@ class MauticServer:
         self._serving = False
         self._wanted = anyio.Event()
         self._began = anyio.Event()
+        folder = settings.cache_folder()
+        self.cache = DiscoveryCache(folder) if folder is not None else None
+        self.from_cache = False
+        """What is served came from the cache and has not been re-checked yet."""
+        self._cached_intents: set[str] = set()
+        """Intents whose page came from the cache: a failed re-check keeps it."""
+        self._saved: Entry | None = None
+        self.removed: dict[str, str] = {}
+        """Tools a change took away, by name: a call to one says what changed."""
+        self.warm_refresh = WARM_REFRESH_SECONDS
+        self.warm_refresh_after_list = WARM_REFRESH_AFTER_LIST
+        self._listed = anyio.Event()
+        self._reconnect_lock = anyio.Lock()
 
     # --- the set-up, checked -------------------------------------------------------------------------
 
@@ -166,12 +197,59 @@ class MauticServer:
         """Check the set-up in the background while the block runs; requests never run a check themselves."""
         async with anyio.create_task_group() as group:
             self._serving = True
+            await self._warm_start()
             group.start_soon(self._keep_checking)
             try:
                 yield
             finally:
                 self._serving = False
                 group.cancel_scope.cancel()
+
+    def listed(self) -> None:
+        """A `tools/list` was answered: a re-check of what the cache served may start."""
+        self._listed.set()
+
+    def cache_key(self) -> str:
+        s = self.settings
+        return cache_key(s.cli_command(), s.connection_id, s.intents, s.limit, s.read_only)
+
+    async def _warm_start(self) -> None:
+        """Serve the connection and tools the cache holds for these settings, if it holds them all."""
+        if self.cache is None or self.connection_id is not None:
+            return
+        try:
+            entry = await anyio.to_thread.run_sync(self.cache.load, self.cache_key())
+        except Exception:
+            log.exception("reading the discovery cache failed unexpectedly; discovering afresh")
+            return
+        if entry is None or set(entry.pages) != set(self.settings.intents):
+            return
+        self.connection_id = entry.connection_id
+        self.pages = {intent: list(entry.pages[intent]) for intent in self.settings.intents}
+        self._cached_intents = set(self.pages)
+        self._saved = entry
+        self.from_cache = True
+        await self._install()
+        log.info(
+            "connection %s: %d tools from the discovery cache; re-checking in the background",
+            shown(self.connection_id),
+            len(self.registry),
+        )
+
+    async def _save(self) -> None:
+        """Keep a complete set-up in the cache when it differs from what the cache holds."""
+        if self.cache is None or self.connection_id is None or self.failures:
+            return
+        if any(intent not in self.pages for intent in self.settings.intents):
+            return
+        entry = Entry(self.connection_id, {intent: list(self.pages[intent]) for intent in self.settings.intents})
+        if entry == self._saved:
+            return
+        try:
+            if await anyio.to_thread.run_sync(self.cache.save, self.cache_key(), entry):
+                self._saved = entry
+        except Exception:
+            log.exception("writing the discovery cache failed unexpectedly")
 
     def incomplete(self) -> bool:
         """Whether a check is due some time: no connection yet, or intents whose discovery failed."""
@@ -187,7 +265,7 @@ class MauticServer:
         that never answers) costs a request at most that, and nothing once the check is older.
         Not serving (a command, a test), the check runs here, as `retry_setup` does.
         """
-        if self.settled():
+        if self.settled() or (self.check is not None and self.check.refresh):
             return
         if not self._serving:
             if self.check is None:
@@ -216,7 +294,12 @@ class MauticServer:
 
     async def _keep_checking(self) -> None:
         """The first check, then retries while something is left to do: backing off, sooner when wanted."""
-        if not self.settled():
+        if self.from_cache:
+            with anyio.move_on_after(self.warm_refresh):
+                await self._listed.wait()
+                await anyio.sleep(self.warm_refresh_after_list)
+            await self._check_safely(full=True, refresh=True)
+        elif not self.settled():
             await self._check_safely(full=self.connection_id is None)
         delay = self.retry_first
         while self.incomplete():
@@ -228,17 +311,17 @@ class MauticServer:
             await self._check_safely()
             delay = self.retry_first if wanted else min(delay * 2, self.retry_max)
 
-    async def _check_safely(self, *, full: bool = False) -> None:
+    async def _check_safely(self, *, full: bool = False, refresh: bool = False) -> None:
         """A background check that cannot take the server down, whatever it meets."""
         try:
-            await self._check(full=full)
+            await self._check(full=full, refresh=refresh)
         except Exception:
             log.exception("checking the set-up failed unexpectedly; it is tried again later")
 
-    async def _check(self, *, full: bool = False) -> None:
+    async def _check(self, *, full: bool = False, refresh: bool = False) -> None:
         """Find the connection (when none is known, or `full`), then discover the intents still to discover."""
         async with self._lock:
-            check = Check(started=anyio.current_time())
+            check = Check(started=anyio.current_time(), refresh=refresh)
             self.check = check
             self._began.set()
             self._began = anyio.Event()
@@ -246,10 +329,19 @@ class MauticServer:
                 if full or self.connection_id is None:
                     connection_id = await self._connect()
                     if connection_id is None:
+                        if refresh and self.problem is not None and self.problem.code in GONE_AT_REFRESH:
+                            self.connection_id = None
                         return
                     if connection_id != self.connection_id:
+                        if self.connection_id is not None:
+                            log.info(
+                                "the connection changed from %s to %s",
+                                shown(self.connection_id),
+                                shown(connection_id),
+                            )
                         self.pages.clear()
                         self.failures.clear()
+                        self._cached_intents.clear()
                     self.connection_id, self.problem = connection_id, None
                     intents = list(self.settings.intents)
                 else:
@@ -257,7 +349,10 @@ class MauticServer:
                 check.connected.set()
                 await self._discover(self.connection_id, intents, check)
                 self._log_outcome(intents)
+                await self._save()
             finally:
+                if refresh:
+                    self.from_cache = False
                 check.connected.set()
                 check.done.set()
                 self.check = None
@@ -290,17 +385,20 @@ class MauticServer:
                 page = await self.membrane.list_actions(connection_id, intent, self.settings.limit)
             except MembraneError as error:
                 log.warning("discovery for intent %s failed: %s", shown(repr(intent)), one_line(error.message))
-                self.pages.pop(intent, None)
+                if intent not in self._cached_intents:
+                    self.pages.pop(intent, None)
                 self.failures[intent] = error
             except Exception:
                 log.exception("discovery for intent %s failed unexpectedly", shown(repr(intent)))
-                self.pages.pop(intent, None)
+                if intent not in self._cached_intents:
+                    self.pages.pop(intent, None)
                 self.failures[intent] = MembraneError(
                     ErrorCode.FAILED, f"Discovery for intent {intent!r} failed unexpectedly (see the server log)."
                 )
             else:
                 self.pages[intent] = page
                 self.failures.pop(intent, None)
+                self._cached_intents.discard(intent)
             check.answered += 1
             if live:
                 await self._install()
@@ -331,8 +429,14 @@ class MauticServer:
                 log.exception("building tools from the discovered actions failed; the tools stay as they were")
                 return
             self.discovery = discovery
-            self.registry = registry
+            before, self.registry = self.registry, registry
             if changed:
+                now = set(registry.names())
+                for name in before.names():
+                    if name not in now:
+                        self.removed[name] = name
+                for name in now:
+                    self.removed.pop(name, None)
                 self.revision += 1
                 await self._announce()
 
@@ -439,6 +543,12 @@ class MauticServer:
                     f"{shown(name)} is not available yet: {self.checking(check)} Try again in a few seconds, "
                     "or use proxy_request."
                 )
+            if name in self.removed:
+                return error_result(
+                    f"{shown(name)} is no longer offered by Membrane (the catalog changed since the tool list "
+                    "was sent, e.g. since the last start); call tools/list for the current tools, or use "
+                    "proxy_request. Nothing was sent to Mautic."
+                )
             if self.connection_id is None and self.problem is not None:
                 return error_result(f"{shown(name)} is not available: {self.problem.message}")
             raise MCPError(code=INVALID_PARAMS, message=self.unknown_tool(name))
@@ -448,7 +558,28 @@ class MauticServer:
             membrane=self.membrane,
             connection=self.connection,
             max_chars=self.settings.max_result_chars,
+            reconnect=self.reconnect,
         )
+
+    async def reconnect(self, gone: str) -> str:
+        """After a call found the connection `gone`: resolve the connection once more and use what it finds.
+
+        Calls that fail together resolve it once: a call that finds it already changed gets the new one.
+        Raises the MembraneError that says why there is no connection now.
+        """
+        async with self._reconnect_lock:
+            if self.connection_id is not None and self.connection_id != gone:
+                return self.connection_id
+            try:
+                found = await resolve_connection(self.membrane, self.settings.connection_id)
+            except MembraneError as error:
+                self.problem = error
+                raise
+            if found != self.connection_id:
+                log.warning("the connection %s is gone; now using %s", shown(gone), shown(found))
+                self.connection_id, self.problem = found, None
+                await self._save()
+            return found
 
     def unknown_tool(self, name: str) -> str:
         """Why no tool answers to `name`, and what to call instead."""
@@ -560,7 +691,9 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         cursor = params.cursor if params is not None else None
         if cursor is None:
             await app.settle()
-        return app.page(cursor)
+        page = app.page(cursor)
+        app.listed()
+        return page
 
     async def call_tool(ctx: ServerRequestContext[MauticServer], params: CallToolRequestParams) -> CallToolResult:
         try:

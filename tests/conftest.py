@@ -37,3 +37,12 @@ def sandbox(tmp_path: Path, seeded_db: Path, monkeypatch: pytest.MonkeyPatch) ->
     for name, value in box.env.items():
         monkeypatch.setenv(name, value)
     yield box
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's discovery cache in its own folder: no test starts warm from another's."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    monkeypatch.setenv("MAUTIC_MCP_CACHE_DIR", str(folder / "mautic-mcp"))
+    return folder / "mautic-mcp"

@@ -80,8 +80,12 @@ def mautic_mcp_argv_with(constants: Mapping[str, float], *args: str) -> list[str
 
 
 def sandbox_app(**flags: Any) -> MauticServer:
-    """A server on the sandbox CLI with the given settings (flags as on the command line)."""
-    return MauticServer(build_settings({"sandbox": True, **flags}, env={}))
+    """A server on the sandbox CLI with the given settings (flags as on the command line).
+
+    Without the discovery cache unless `cache_dir` is given: each such server starts cold.
+    """
+    defaults = {} if "cache_dir" in flags else {"no_cache": True}
+    return MauticServer(build_settings({"sandbox": True, **defaults, **flags}, env={}))
 
 
 def action_tools(app: MauticServer) -> dict[str, ActionTool]:

@@ -15,11 +15,13 @@ from typing import Any, Protocol, TypeVar
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from mautic_mcp.membrane.client import Membrane
-from mautic_mcp.membrane.errors import MembraneError
+from mautic_mcp.membrane.errors import ErrorCode, MembraneError
 from mautic_mcp.tools.results import error_result, invalid_arguments, not_connected, text_result
 from mautic_mcp.tools.shaping import cut_text
 
 CallT = TypeVar("CallT")
+CONNECTION_GONE = frozenset({ErrorCode.CONNECTION_NOT_FOUND, ErrorCode.CONNECTION_DEFUNCT})
+"""A call failed this way may have used a connection that no longer exists: the connection is resolved again."""
 Reread = Callable[[CallT], Awaitable[Any]]
 
 
@@ -114,8 +116,13 @@ async def call_tool(
     membrane: Membrane,
     connection: Callable[[], Awaitable[str]],
     max_chars: int,
+    reconnect: Callable[[str], Awaitable[str]] | None = None,
 ) -> CallToolResult:
-    """Validate, then get the connection, then run, then present the answer within `max_chars`."""
+    """Validate, then get the connection, then run, then present the answer within `max_chars`.
+
+    A run that finds the connection gone has `reconnect` resolve it once: a read runs once more on a
+    new connection; a write is never sent again, its failure says what the connection is now.
+    """
     try:
         call = await tool.check({} if arguments is None else arguments)
     except InvalidArguments as problem:
@@ -127,7 +134,24 @@ async def call_tool(
     try:
         answer = await tool.run(membrane, connection_id, call)
     except MembraneError as error:
-        return error_result(tool.failure(call, error))
+        if reconnect is None or error.code not in CONNECTION_GONE:
+            return error_result(tool.failure(call, error))
+        try:
+            found = await reconnect(connection_id)
+        except MembraneError as again:
+            return error_result(f"{tool.failure(call, error)} Looking for the connection again: {again.message}")
+        if found == connection_id:
+            return error_result(f"{tool.failure(call, error)} Membrane still lists the connection {connection_id}.")
+        if tool.kind is not Kind.READ:
+            return error_result(
+                f"{tool.failure(call, error)} The connection {connection_id} is gone; the server now uses "
+                f"{found}. This write was not sent again: check with a read, then call again if it is still needed."
+            )
+        connection_id = found
+        try:
+            answer = await tool.run(membrane, connection_id, call)
+        except MembraneError as error_again:
+            return error_result(tool.failure(call, error_again))
     if isinstance(answer, str):
         return text_result(cut_text(answer, max_chars))
 
