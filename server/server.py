@@ -537,17 +537,17 @@ class MauticServer:
             await self.settle()
             tool = self.registry.get(name)
         if tool is None:
-            check = self.check
-            if check is not None and len(name) <= MAX_TOOL_NAME:
-                return error_result(
-                    f"{shown(name)} is not available yet: {self.checking(check)} Try again in a few seconds, "
-                    "or use proxy_request."
-                )
             if name in self.removed:
                 return error_result(
                     f"{shown(name)} is no longer offered by Membrane (the catalog changed since the tool list "
                     "was sent, e.g. since the last start); call tools/list for the current tools, or use "
                     "proxy_request. Nothing was sent to Mautic."
+                )
+            check = self.check
+            if check is not None and len(name) <= MAX_TOOL_NAME:
+                return error_result(
+                    f"{shown(name)} is not available yet: {self.checking(check)} Try again in a few seconds, "
+                    "or use proxy_request."
                 )
             if self.connection_id is None and self.problem is not None:
                 return error_result(f"{shown(name)} is not available: {self.problem.message}")
