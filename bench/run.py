@@ -11,6 +11,7 @@ P1  added ms per call: median over alternating pairs of (a call through the serv
 P2  cold start to the first complete tools/list, stand-in taking 0.3 s per call, over
     (connection list + action list critical path = 0.6 s) + `import mcp.server` time   goal <= 1.3
 P3  warm start (second start, same cache folder): CLI processes started before tools/list is answered   goal 0
+P3w the same warm start's time to its first tools/list answer, over `import mcp.server` time   goal <= 1.3
 P4  a 2,000-action catalog: a full tools/list (all pages) and the server's RSS   goal <= 150 MB
 P5  32 calls of 0.2 s at --max-concurrency 8, over 4 x one call                 goal <= 1.1
 P6  the server's extra peak RSS (VmHWM) for one call whose CLI prints 50 MB      goal <= 20 MB
@@ -22,6 +23,7 @@ P7  one `membrane-sandbox status --json` over bare `python -c pass` (see bench/s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -116,6 +118,7 @@ def server_command() -> list[str]:
     return [installed] if installed else [sys.executable, "-m", "mautic_mcp.server"]
 
 
+@functools.cache
 def has_cache_flags() -> bool:
     done = subprocess.run([*server_command(), "--help"], capture_output=True, text=True, check=False)
     return "--cache-dir" in done.stdout
@@ -124,8 +127,8 @@ def has_cache_flags() -> bool:
 def server_argv(program: Path, *extra: str, intents: int = 1, cache: Path | None = None) -> list[str]:
     argv = [*server_command(), f"--membrane-bin={program}", "--log-level=WARNING", *extra]
     argv += [f"--intent=i{i}" for i in range(intents)]
-    if cache is not None and has_cache_flags():
-        argv.append(f"--cache-dir={cache}")
+    if has_cache_flags():  # each row keeps its own cache, out of the user's
+        argv.append(f"--cache-dir={cache or program.parent / 'cache'}")
     return argv
 
 
@@ -268,7 +271,7 @@ async def p1(base: Path, pairs: int) -> Row:
     )
 
 
-async def p2_p3(base: Path, mcp_import: float) -> tuple[Row, Row]:
+async def p2_p3(base: Path, mcp_import: float) -> tuple[Row, Row, Row]:
     folder = base / "p2"
     delay = 0.3
     program = stand_in(folder, what="0.3 s per list call", delay=delay)
@@ -295,25 +298,38 @@ async def p2_p3(base: Path, mcp_import: float) -> tuple[Row, Row]:
     )
     # warm start: the same cache folder, now filled (if the server keeps one)
     (folder / "starts.log").unlink(missing_ok=True)
+    started = time.perf_counter()
     process, wire = await open_server(argv)
     try:
         await wire.initialize()
-        await wire.request("tools/list")
+        answer = await wire.request("tools/list")
         answered = time.time()
+        warm = time.perf_counter() - started
     finally:
         await close(process)
+    listed = sum(t["name"] != "proxy_request" for t in answer["result"]["tools"])
     before = [what for stamp, what in starts(folder) if stamp <= answered]
     cached = has_cache_flags()
     p3 = Row(
         "P3 CLI starts before warm tools/list",
-        f"{len(before)}",
+        f"{len(before)} ({listed} action tools listed)",
         "0",
         "-",
-        len(before) == 0,
+        len(before) == 0 and listed > 0,
         "/bin/sh, sleeps 0.3 s per list",
         "second start, same --cache-dir" if cached else "no cache in this build: second start, nothing kept",
     )
-    return p2, p3
+    ratio = warm / mcp_import
+    p3w = Row(
+        "P3w warm start to tools/list",
+        f"{warm * 1000:.0f} ms (import mcp.server {mcp_import * 1000:.0f} ms)",
+        "<= 1.3",
+        f"{ratio:.2f}",
+        ratio <= 1.3 and listed > 0,
+        "/bin/sh, sleeps 0.3 s per list",
+        "ratio = start-to-first-tools/list answer (warm cache) / import mcp.server",
+    )
+    return p2, p3, p3w
 
 
 async def p4(base: Path) -> Row:
