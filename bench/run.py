@@ -17,7 +17,7 @@ P5  32 calls of 0.2 s at --max-concurrency 8, over 4 x one call                 
 P6  the server's extra peak RSS (VmHWM) for one call whose CLI prints 50 MB      goal <= 20 MB
 P7  one `membrane-sandbox status --json` over bare `python -c pass` (see bench/sandbox_startup.py for all commands)
 
-`tests/test_bench_run.py` runs `--quick` once and checks every row is printed (never the timings).
+`tests/hardening/test_bench_run.py` runs `--quick` once and checks every row is printed (never the timings).
 """
 
 from __future__ import annotations
@@ -411,7 +411,7 @@ async def p6(base: Path) -> Row:
         "<= 20 MB",
         f"{extra / 20:.2f}",
         extra <= 20,
-        "/bin/sh: head -c 50M | tr",
+        "/bin/sh: head -c 50M, tr to text",
         "VmHWM after one call minus before (over stdio); the answer is refused at the 16 MB cap",
     )
 
