@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import anyio
+
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.errors import (
     INSTALL_COMMAND,
@@ -85,7 +87,7 @@ class Membrane:
             options.append("--json" if json_body else "--rawData")
         args = command(["request"], [connection_id, path], options)
         done = await self._run(args)
-        parsed = parse_json(done.stdout)
+        parsed = await _parse(done.stdout)
         if done.returncode != 0:
             raise self._failure(args, done, connection_id, parsed)
         if parsed is TOO_DEEP:
@@ -106,7 +108,7 @@ class Membrane:
 
     async def _json(self, args: list[str], connection_id: str | None) -> Any:
         done = await self._run(args)
-        parsed = parse_json(done.stdout)
+        parsed = await _parse(done.stdout)
         if done.returncode == 0 and parsed is TOO_DEEP:
             raise output_too_deep()
         if done.returncode != 0 or parsed is UNPARSED or parsed is TOO_DEEP or is_error_object(parsed):
@@ -124,6 +126,16 @@ class Membrane:
             parsed=UNPARSED if parsed is TOO_DEEP else parsed,
             hide=hidden_values(args),
         )
+
+
+PARSE_INLINE_BYTES = 256 * 1024
+"""Answers larger than this are parsed in a worker thread: a 15 MB answer takes a moment the loop can't spare."""
+
+
+async def _parse(raw: bytes) -> Any:
+    if len(raw) <= PARSE_INLINE_BYTES:
+        return parse_json(raw)
+    return await anyio.to_thread.run_sync(parse_json, raw)
 
 
 def hidden_values(args: list[str]) -> list[str]:
