@@ -258,14 +258,15 @@ class MauticServer:
     def settled(self) -> bool:
         return self.check is None and not self.incomplete()
 
-    async def settle(self, *, connection_only: bool = False) -> None:
+    async def settle(self, *, connection_only: bool = False, listing: bool = False) -> None:
         """Wait a little for what the set-up is about to tell: the check under way, or one due now.
 
         Never longer than `setup_wait` from the start of the check, so a check that hangs (a CLI
         that never answers) costs a request at most that, and nothing once the check is older.
         Not serving (a command, a test), the check runs here, as `retry_setup` does.
+        A `listing` does not wait for a re-check of what the cache served: it answers from the cache.
         """
-        if self.settled() or (self.check is not None and self.check.refresh):
+        if self.settled() or (listing and self.check is not None and self.check.refresh):
             return
         if not self._serving:
             if self.check is None:
@@ -690,7 +691,7 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
     ) -> ListToolsResult:
         cursor = params.cursor if params is not None else None
         if cursor is None:
-            await app.settle()
+            await app.settle(listing=True)
         page = app.page(cursor)
         app.listed()
         return page

@@ -31,7 +31,12 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sandbox(tmp_path: Path, seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     db = tmp_path / "sandbox.db"
     shutil.copyfile(seeded_db, db)
-    box = Sandbox(db=db, knobs=tmp_path / "knobs.json", log=tmp_path / "invocations.jsonl")
+    box = Sandbox(
+        db=db,
+        knobs=tmp_path / "knobs.json",
+        log=tmp_path / "invocations.jsonl",
+        cache=tmp_path / "cache" / "mautic-mcp",
+    )
     for name in ("MEMBRANE_SANDBOX_STATE", "MEMBRANE_SANDBOX_FAULT", "MEMBRANE_SANDBOX_FAULT_ON"):
         monkeypatch.delenv(name, raising=False)
     for name, value in box.env.items():

@@ -24,14 +24,19 @@ class Sandbox:
     db: Path
     knobs: Path
     log: Path
+    cache: Path | None = None
+    """The test's own discovery cache folder, passed on to every server the test starts."""
 
     @property
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "MEMBRANE_SANDBOX_DB": str(self.db),
             "MEMBRANE_SANDBOX_KNOBS": str(self.knobs),
             "MEMBRANE_SANDBOX_LOG": str(self.log),
         }
+        if self.cache is not None:
+            env["MAUTIC_MCP_CACHE_DIR"] = str(self.cache)
+        return env
 
     def set(self, **knobs: Any) -> None:
         self.knobs.write_text(json.dumps(knobs))
