@@ -70,6 +70,13 @@ def parser() -> argparse.ArgumentParser:
         help="discover at every start, keep no cache [MAUTIC_MCP_NO_CACHE=1]",
     )
     group.add_argument(
+        "--transport",
+        metavar="NAME",
+        help="stdio, or http (streamable HTTP at http://HOST:PORT/mcp) [MAUTIC_MCP_TRANSPORT; default: stdio]",
+    )
+    group.add_argument("--host", metavar="HOST", help="the address http binds to [MAUTIC_MCP_HOST; default: 127.0.0.1]")
+    group.add_argument("--port", metavar="N", help="the port http listens on [MAUTIC_MCP_PORT; default: 8000]")
+    group.add_argument(
         "--log-level",
         metavar="LEVEL",
         help="DEBUG, INFO, WARNING or ERROR, on stderr [MAUTIC_MCP_LOG_LEVEL; default: INFO when serving, "
@@ -152,6 +159,19 @@ def run(argv: Sequence[str] | None) -> int:
 
 def serve(settings: Settings) -> int:
     import anyio
+
+    if settings.transport == "http":
+        from mautic_mcp.server.http import serve_http, unsafe_bind
+
+        refusal = unsafe_bind(settings)
+        if refusal:
+            print(f"mautic-mcp: {refusal}", file=sys.stderr)
+            return 2
+        try:
+            anyio.run(serve_http, settings)
+        except KeyboardInterrupt:
+            return 130
+        return 0
 
     from mautic_mcp.server.server import serve_stdio
 

@@ -55,6 +55,10 @@ class Settings(BaseModel):
     cache_dir: str | None = None
     """Where the discovery cache is kept; None: the user cache folder (platformdirs)."""
     no_cache: bool = False
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    """The address `--transport http` binds to; loopback by default."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
 
     @field_validator("intents")
     @classmethod
@@ -80,6 +84,19 @@ class Settings(BaseModel):
         if path.exists() and not path.is_dir():
             raise ValueError("not a folder")
         return str(path)
+
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        host = value.strip()
+        if not host or any(c.isspace() or c in "/?#@" or ord(c) < 32 for c in host):
+            raise ValueError("not a host name or IP address")
+        return host
 
     @field_validator("connection_id")
     @classmethod
@@ -152,6 +169,9 @@ ENV_NAMES: dict[str, str] = {
     "log_level": "MAUTIC_MCP_LOG_LEVEL",
     "cache_dir": "MAUTIC_MCP_CACHE_DIR",
     "no_cache": "MAUTIC_MCP_NO_CACHE",
+    "transport": "MAUTIC_MCP_TRANSPORT",
+    "host": "MAUTIC_MCP_HOST",
+    "port": "MAUTIC_MCP_PORT",
 }
 """The environment variable of each setting; its flag is `flag_name(field)`."""
 
