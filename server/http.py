@@ -36,6 +36,8 @@ TOKEN_ENV = "MAUTIC_MCP_HTTP_TOKEN"
 PATH = "/mcp"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD = frozenset({"0.0.0.0", "::"})
+HTTP_LEGACY_SESSIONS = 10_000
+"""2025-era sessions kept to tell of a changed list: as many as the SDK keeps open (each is forgotten when it ends)."""
 
 
 def http_token(env: Mapping[str, str] | None = None) -> str | None:
@@ -150,6 +152,7 @@ def http_app(app: MauticServer, token: str | None) -> ASGIApp:
 async def serve_http(settings: Settings) -> None:
     token = http_token()
     app = MauticServer(settings)
+    app.legacy_session_limit = HTTP_LEGACY_SESSIONS
     config = uvicorn.Config(
         http_app(app, token),
         host=settings.host,

@@ -153,6 +153,8 @@ class MauticServer:
         """Where `ToolsListChanged` is published for the `subscriptions/listen` streams."""
         self.legacy_sessions: list[ServerSession] = []
         """2025-era sessions that completed the handshake: they hear of a changed list by notification."""
+        self.legacy_session_limit = LEGACY_SESSIONS
+        """The most kept at once; the HTTP transport, serving many sessions, raises it."""
         self.check: Check | None = None
         """The check under way, if any."""
         self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
@@ -457,12 +459,19 @@ class MauticServer:
 
     async def _announce(self) -> None:
         await self.events.publish(ToolsListChanged())
-        for session in list(self.legacy_sessions):
+
+        async def tell(session: ServerSession) -> None:
             with anyio.move_on_after(ANNOUNCE_SECONDS):
                 try:
                     await session.send_tool_list_changed()
                 except Exception as error:  # a session that went away is no reason to stop
                     log.info("could not send tools/list_changed: %s", shown(error))
+                    self.forget_session(session)
+
+        # All at once: over HTTP, one slow session must not hold up the others' notification.
+        async with anyio.create_task_group() as group:
+            for session in list(self.legacy_sessions):
+                group.start_soon(tell, session)
 
     def remember_session(self, session: ServerSession) -> None:
         """Tell this 2025-era session (one that completed the handshake) when the tool list changes.
@@ -472,7 +481,11 @@ class MauticServer:
         """
         same = session.client_params
         kept = [known for known in self.legacy_sessions if same is None or known.client_params is not same]
-        self.legacy_sessions = [*kept, session][-LEGACY_SESSIONS:]
+        self.legacy_sessions = [*kept, session][-self.legacy_session_limit :]
+
+    def forget_session(self, session: ServerSession) -> None:
+        """The session could not be told (an HTTP session that ended, say): it is not tried again."""
+        self.legacy_sessions = [known for known in self.legacy_sessions if known is not session]
 
     def _log_outcome(self, intents: Sequence[str]) -> None:
         failed = [intent for intent in intents if intent in self.failures]

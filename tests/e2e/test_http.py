@@ -264,7 +264,7 @@ def test_a_non_loopback_bind_without_a_token_exits_2(sandbox: Sandbox) -> None:
 
 
 async def test_every_session_hears_of_changed_tools(sandbox: Sandbox) -> None:
-    """Two sessions of each era on one server: a fixed set-up is announced to all four."""
+    """Two sessions of each era on one server: a fixed set-up is announced to all four (one that ended is no bother)."""
     sandbox.set(state="logged_out")
     heard: dict[str, anyio.Event] = {}
 
@@ -286,6 +286,8 @@ async def test_every_session_hears_of_changed_tools(sandbox: Sandbox) -> None:
             modern = [await stack.enter_async_context(client(server.url, "auto")) for _ in range(2)]
             for c in [*legacy, *modern]:
                 assert [tool.name for tool in (await c.list_tools()).tools] == ["proxy_request"]
+            async with client(server.url, "legacy") as gone:  # a session that ends before the change
+                await gone.list_tools()
             subscriptions = [await stack.enter_async_context(c.listen(tools_list_changed=True)) for c in modern]
             await anyio.sleep(0.5)  # the legacy sessions' GET streams open
             sandbox.clear()
