@@ -161,17 +161,9 @@ def serve(settings: Settings) -> int:
     import anyio
 
     if settings.transport == "http":
-        from mautic_mcp.server.http import serve_http, unsafe_bind
+        from mautic_mcp.server.http import serve_http_command
 
-        refusal = unsafe_bind(settings)
-        if refusal:
-            print(f"mautic-mcp: {refusal}", file=sys.stderr)
-            return 2
-        try:
-            anyio.run(serve_http, settings)
-        except KeyboardInterrupt:
-            return 130
-        return 0
+        return serve_http_command(settings)
 
     from mautic_mcp.server.server import serve_stdio
 

@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator, Mapping
 
@@ -149,7 +150,34 @@ def http_app(app: MauticServer, token: str | None) -> ASGIApp:
     return BearerGate(starlette, token) if token is not None else starlette
 
 
-async def serve_http(settings: Settings) -> None:
+def serve_http_command(settings: Settings) -> int:
+    """`mautic-mcp --transport http`: 2 for settings that may not serve, 1 when the port cannot be had."""
+    refusal = unsafe_bind(settings)
+    if refusal:
+        print(f"mautic-mcp: {refusal}", file=sys.stderr)
+        return 2
+    try:
+        listener = listen_socket(settings.host, settings.port)
+    except OSError as error:
+        print(
+            f"mautic-mcp: cannot listen on {settings.host} port {settings.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        anyio.run(serve_http, settings, listener)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts, so a taken port is one line and no CLI process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host.strip("[]"), port), family=family, backlog=2048)
+
+
+async def serve_http(settings: Settings, listener: socket.socket | None = None) -> None:
     token = http_token()
     app = MauticServer(settings)
     app.legacy_session_limit = HTTP_LEGACY_SESSIONS
@@ -176,5 +204,5 @@ async def serve_http(settings: Settings) -> None:
     async with anyio.create_task_group() as group:
         if sys.platform != "win32":
             group.start_soon(_exit_on_signal, app)
-        await _Uvicorn(config).serve()
+        await _Uvicorn(config).serve(sockets=[listener] if listener is not None else None)
         group.cancel_scope.cancel()

@@ -304,7 +304,7 @@ async def test_every_session_hears_of_changed_tools(sandbox: Sandbox) -> None:
 async def test_load_100_sessions_5_calls_each(sandbox: Sandbox) -> None:
     """100 concurrent sessions (half of each era), 5 calls each: every answer right, the CLI cap shared."""
     started = time.monotonic()
-    with http_server(sandbox, "--max-concurrency", "8") as server:
+    with http_server(sandbox, "--max-concurrency", "8", MAUTIC_MCP_LOG_LEVEL="WARNING") as server:
         answers: list[int] = []
 
         async def session(number: int) -> None:
@@ -354,3 +354,18 @@ async def test_sigterm_leaves_no_cli_process(sandbox: Sandbox) -> None:
             break
         await anyio.sleep(0.05)
     assert not survivors(entries)
+
+
+def test_a_taken_port_is_one_line_and_exit_1(sandbox: Sandbox) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        argv = mautic_mcp_argv("--sandbox", "--transport", "http", "--port", port)
+        done = subprocess.run(
+            argv, env=server_env(sandbox), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mautic-mcp: cannot listen on 127.0.0.1 port {port}"), done.stderr
+    assert not sandbox.invocations(), "no CLI process starts"
