@@ -1,4 +1,4 @@
-"""`mautic-mcp`: serve MCP over stdio (the default), or check the set-up (`doctor`, `tools`)."""
+"""`mautic-mcp`: serve MCP over stdio (the default) or streamable HTTP, or check the set-up (`doctor`, `tools`)."""
 
 from __future__ import annotations
 
@@ -85,12 +85,13 @@ def parser() -> argparse.ArgumentParser:
 
     main = argparse.ArgumentParser(
         prog="mautic-mcp",
-        description="An MCP server (stdio) that gives AI agents Mautic's actions as tools, through Membrane.",
+        description="An MCP server (stdio, or streamable HTTP with --transport http) that gives AI agents "
+        "Mautic's actions as tools, through Membrane.",
         parents=[settings],
     )
     main.add_argument("--version", action="version", version=f"mautic-mcp {__version__}")
     commands = main.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", parents=[settings], help="serve MCP over stdio (the default)")
+    commands.add_parser("serve", parents=[settings], help="serve MCP over stdio or HTTP (the default)")
     doctor = commands.add_parser("doctor", parents=[settings], help="check the set-up and say how to fix it")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     tools = commands.add_parser("tools", parents=[settings], help="print the tools these settings expose")
