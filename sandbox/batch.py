@@ -64,63 +64,74 @@ def _answer(entity: Entity, records: dict[str, Any], codes: dict[str, int], erro
     return out
 
 
-def new(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
-    """`POST /api/<entity>/batch/new`: 201 for a new record, 200 for one matched by email (contacts) or name
-    (companies) and updated, the item's error code otherwise; the answer itself is always 201."""
+class _Written:
+    """What a batch wrote, by item index: the records, each item's status code, and each failed item's error."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}
+        self.codes: dict[str, int] = {}
+        self.errors: dict[str, Any] = {}
+
+    def answer(self, entity: Entity) -> dict[str, Any]:
+        return _answer(entity, self.records, self.codes, self.errors)
+
+
+def _each(
+    store: Store,
+    entity: Entity,
+    body: Any,
+    write: Callable[[dict[str, Any]], Response],
+    refuse: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: None,
+) -> _Written | Response:
+    """Every item written on its own, in its own transaction, unless it is not an object or `refuse` (a 404
+    error body) turns it down first; a body that is not a list, or is over the limit, is the answer itself."""
     items = _items(body)
     if items is None:
         return _bad_body(entity)
     if len(items) > BATCH_LIMIT:
         return _too_many()
-    from mautic_mcp.sandbox.writes import create
-
-    records: dict[str, Any] = {}
-    codes: dict[str, int] = {}
-    errors: dict[str, Any] = {}
+    done = _Written()
     for key, item in items:
-        if not isinstance(item, dict):
-            errors[key], codes[key] = _not_object(entity), 400
+        refused = _not_object(entity) if not isinstance(item, dict) else refuse(item)
+        if refused is not None:
+            done.errors[key], done.codes[key] = refused, int(refused["code"])
             continue
         with store.transaction():
-            status, answer = create(store, entity, item, batch=True)
-        codes[key] = status
+            status, answer = write(item)
+        done.codes[key] = status
         if status >= 400:
-            errors[key] = _item_error(status, answer)
+            done.errors[key] = _item_error(status, answer)
         else:
-            records[key] = answer[entity.single]
-    return 201, _answer(entity, records, codes, errors)
+            done.records[key] = answer[entity.single]
+    return done
+
+
+def new(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
+    """`POST /api/<entity>/batch/new`: 201 for a new record, 200 for one matched by email (contacts) or name
+    (companies) and updated, the item's error code otherwise; the answer itself is always 201."""
+    from mautic_mcp.sandbox.writes import create
+
+    done = _each(store, entity, body, lambda item: create(store, entity, item, batch=True))
+    return (201, done.answer(entity)) if isinstance(done, _Written) else done
 
 
 def edit(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
     """`PATCH|PUT /api/<entity>/batch/edit`: items carry their `id`. PATCH fails an item whose record is missing
     (404); PUT creates it (201) and clears the fields an existing record's item leaves out."""
-    items = _items(body)
-    if items is None:
-        return _bad_body(entity)
-    if len(items) > BATCH_LIMIT:
-        return _too_many()
     from mautic_mcp.sandbox.writes import edit as edit_one
 
-    records: dict[str, Any] = {}
-    codes: dict[str, int] = {}
-    errors: dict[str, Any] = {}
-    for key, item in items:
-        if not isinstance(item, dict):
-            errors[key], codes[key] = _not_object(entity), 400
-            continue
+    def missing(item: dict[str, Any]) -> dict[str, Any] | None:
         record_id = to_int(item.get("id"), 0)
         if method == "PATCH" and (record_id <= 0 or store.get(entity.name, record_id) is None):
-            errors[key], codes[key] = dict(NOT_FOUND), 404
-            continue
+            return dict(NOT_FOUND)
+        return None
+
+    def write(item: dict[str, Any]) -> Response:
         fields = {k: v for k, v in item.items() if k != "id"}
-        with store.transaction():
-            status, answer = edit_one(store, entity, max(record_id, 0), method, fields, batch=True)
-        codes[key] = status
-        if status >= 400:
-            errors[key] = _item_error(status, answer)
-        else:
-            records[key] = answer[entity.single]
-    return 200, _answer(entity, records, codes, errors)
+        return edit_one(store, entity, max(to_int(item.get("id"), 0), 0), method, fields, batch=True)
+
+    done = _each(store, entity, body, write, missing)
+    return (200, done.answer(entity)) if isinstance(done, _Written) else done
 
 
 def delete(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
