@@ -71,6 +71,18 @@ def mautic_mcp_argv(*args: str) -> list[str]:
     return [command, *args] if command else [sys.executable, "-m", "mautic_mcp.server", *args]
 
 
+def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the installed `mautic-mcp` with `args` to the end, stdin empty, output captured as text."""
+    return subprocess.run(
+        mautic_mcp_argv(*args),
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def mautic_mcp_argv_with(constants: Mapping[str, float], *args: str) -> list[str]:
     """`mautic-mcp` with `args`, started with some constants of `mautic_mcp.server.server` replaced first.
 

@@ -11,19 +11,7 @@ import pytest
 from mautic_mcp.server.cli import parser
 from mautic_mcp.server.config import ConfigError, build_settings
 from mautic_mcp.server.demo import demo_env
-from tests.support import Sandbox, mautic_mcp_argv
-
-
-def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        mautic_mcp_argv(*args),
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
+from tests.support import Sandbox, mautic_mcp, mautic_mcp_argv
 
 # --- the log level is a setting like the others ---
 

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import Sandbox, mautic_mcp_argv
+from tests.support import Sandbox, mautic_mcp
 
 CHECKS = ["Membrane CLI", "Logged in", "Mautic connection", "Action discovery", "Read-only call"]
-
-
-def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        mautic_mcp_argv(*args),
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_doctor_passes_on_a_working_setup(sandbox: Sandbox):
