@@ -26,6 +26,7 @@ from mcp.types import Tool
 from mautic_mcp.tools import validation
 from tests.hardening.catalog_fakes import app_on_fake, fake_invocations, fake_membrane, worker_processes
 from tests.hardening.helpers import NOTHING_SENT, Served, served, text, wait_all_gone
+from tests.hostile_schemas import exponential, nested
 from tests.support import Sandbox
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake CLI is a script with a shebang; /proc")
@@ -36,26 +37,6 @@ ANSWERS_WITHIN = 2.0
 
 def entry(action_id: str, key: str, schema: Any = None, *, kind: str = "connector-operation", **more: Any) -> dict:
     return {"id": action_id, "key": key, "name": more.pop("name", key), "type": kind, "inputSchema": schema, **more}
-
-
-def exponential(levels: int) -> dict[str, Any]:
-    """Each definition refers to the next twice: inlined naively, 2**levels copies."""
-    defs: dict[str, Any] = {
-        f"d{n}": {
-            "type": "object",
-            "properties": {"a": {"$ref": f"#/$defs/d{n + 1}"}, "b": {"$ref": f"#/$defs/d{n + 1}"}},
-        }
-        for n in range(levels)
-    }
-    defs[f"d{levels}"] = {"type": "string"}
-    return {"type": "object", "properties": {"tree": {"$ref": "#/$defs/d0"}, "id": {"type": "integer"}}, "$defs": defs}
-
-
-def nested(levels: int) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "string"}
-    for _ in range(levels):
-        node = {"type": "object", "properties": {"inner": node}}
-    return {"type": "object", "properties": {"id": {"type": "integer"}, "deep": node}}
 
 
 def remote(port: int) -> dict[str, Any]:

@@ -25,27 +25,9 @@ from mautic_mcp.tools.formats import is_date, is_date_time, is_email, is_uri
 from mautic_mcp.tools.results import MAX_ERROR_CHARS, invalid_arguments
 from mautic_mcp.tools.schema import NODE_BUDGET, normalize
 from mautic_mcp.tools.validation import ArgumentsValidator
+from tests.hostile_schemas import exponential, nested
 
 REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$id", "$anchor")
-
-
-def exponential(levels: int) -> dict[str, Any]:
-    defs: dict[str, Any] = {
-        f"d{n}": {
-            "type": "object",
-            "properties": {"a": {"$ref": f"#/$defs/d{n + 1}"}, "b": {"$ref": f"#/$defs/d{n + 1}"}},
-        }
-        for n in range(levels)
-    }
-    defs[f"d{levels}"] = {"type": "string"}
-    return {"type": "object", "properties": {"tree": {"$ref": "#/$defs/d0"}, "id": {"type": "integer"}}, "$defs": defs}
-
-
-def nested(levels: int) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "string"}
-    for _ in range(levels):
-        node = {"type": "object", "properties": {"inner": node}}
-    return {"type": "object", "properties": {"id": {"type": "integer"}, "deep": node}}
 
 
 def remote(port: int) -> dict[str, Any]:
