@@ -136,22 +136,10 @@ async def call_tool(
     except MembraneError as error:
         if reconnect is None or error.code not in CONNECTION_GONE:
             return error_result(tool.failure(call, error))
-        try:
-            found = await reconnect(connection_id)
-        except MembraneError as again:
-            return error_result(f"{tool.failure(call, error)} Looking for the connection again: {again.message}")
-        if found == connection_id:
-            return error_result(f"{tool.failure(call, error)} Membrane still lists the connection {connection_id}.")
-        if tool.kind is not Kind.READ:
-            return error_result(
-                f"{tool.failure(call, error)} The connection {connection_id} is gone; the server now uses "
-                f"{found}. This write was not sent again: check with a read, then call again if it is still needed."
-            )
-        connection_id = found
-        try:
-            answer = await tool.run(membrane, connection_id, call)
-        except MembraneError as error_again:
-            return error_result(tool.failure(call, error_again))
+        again = await _on_a_new_connection(tool, call, error, membrane, connection_id, reconnect)
+        if isinstance(again, CallToolResult):
+            return again
+        connection_id, answer = again
     if isinstance(answer, str):
         return text_result(cut_text(answer, max_chars))
 
@@ -159,3 +147,29 @@ async def call_tool(
         return await tool.run(membrane, connection_id, again)
 
     return text_result(await tool.present(call, answer, max_chars, reread))
+
+
+async def _on_a_new_connection(
+    tool: ServerTool[Any],
+    call: Any,
+    error: MembraneError,
+    membrane: Membrane,
+    gone: str,
+    reconnect: Callable[[str], Awaitable[str]],
+) -> tuple[str, Any] | CallToolResult:
+    """The connection `gone` failed: resolve it once; a read runs again on a new one, a write is never resent."""
+    try:
+        found = await reconnect(gone)
+    except MembraneError as again:
+        return error_result(f"{tool.failure(call, error)} Looking for the connection again: {again.message}")
+    if found == gone:
+        return error_result(f"{tool.failure(call, error)} Membrane still lists the connection {gone}.")
+    if tool.kind is not Kind.READ:
+        return error_result(
+            f"{tool.failure(call, error)} The connection {gone} is gone; the server now uses "
+            f"{found}. This write was not sent again: check with a read, then call again if it is still needed."
+        )
+    try:
+        return found, await tool.run(membrane, found, call)
+    except MembraneError as error_again:
+        return error_result(tool.failure(call, error_again))
