@@ -43,8 +43,10 @@ MAX_ARG_BYTES = 128 * 1024 - 1
 
 TERMINATE_GRACE_SECONDS = 1.0
 TASKKILL_SECONDS = 5.0
+EOF_PROMPT_SECONDS = 0.05
+"""Once the CLI has exited, how long end-of-file may take before something else is assumed to hold the pipes."""
 EOF_GRACE_SECONDS = 0.5
-"""Once the CLI has exited, how long to wait for end-of-file before using what was read.
+"""After strays holding the pipes were ended, how long to wait for end-of-file before using what was read.
 
 A process that left the CLI's group (an update notifier) may hold the pipes open long after."""
 POLL_SECONDS = 0.02
@@ -162,7 +164,7 @@ class Runner:
         self.timeout = timeout
         self.max_stdout_bytes = max_stdout_bytes
         self.max_stderr_bytes = max_stderr_bytes
-        self.env = dict(env) if env is not None else None
+        self.env = env
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._live: dict[int, Child] = {}
         """Run number -> its CLI process, from the moment the process exists until it is reaped."""
@@ -172,6 +174,17 @@ class Runner:
         """Left-behind processes this runner ended, kept until reaped (they are our children now)."""
         self._finished_groups: deque[int] = deque(maxlen=FINISHED_GROUPS_KEPT)
         self.peak_running = 0
+
+    @property
+    def env(self) -> dict[str, str] | None:
+        """The CLI's environment, or None for this process's own (read when set: copying `os.environ`
+        decodes every entry again, too slow to do for each call)."""
+        return self._env
+
+    @env.setter
+    def env(self, env: Mapping[str, str] | None) -> None:
+        self._env = dict(env) if env is not None else None
+        self._base_env = self._env if self._env is not None else dict(os.environ)
 
     @property
     def running(self) -> int:
@@ -215,12 +228,12 @@ class Runner:
             raise RunTimeout(limit)
         stdout, stderr = outcome
         assert process.returncode is not None
-        log.info("%s exited %s in %.2f s", describe_args(args), process.returncode, elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s exited %s in %.2f s", describe_args(args), process.returncode, elapsed)
         return Completed(process.returncode, stdout.kept(), stderr.kept(), stdout.full)
 
     def _environment(self, run: int) -> dict[str, str]:
-        base = self.env if self.env is not None else os.environ
-        return {**base, RUN_MARK: f"{self._token}:{run}"}
+        return {**self._base_env, RUN_MARK: f"{self._token}:{run}"}
 
     def _start(self, argv: list[str], run: int) -> _PosixProcess:
         """Start the CLI at once (POSIX): the caller registers it before anything else can run."""
@@ -262,13 +275,12 @@ class Runner:
                 group.start_soon(stdout.drain, process.stdout)
                 group.start_soon(stderr.drain, process.stderr)
                 await process.wait()
-                # Whatever is left of the CLI's group, or left it, is a stray that may hold our
-                # pipes open: end it, then wait a moment for end-of-file and use what was read.
                 await _end_tree(process, hard=True)
-                self._end_strays()
-                with anyio.move_on_after(EOF_GRACE_SECONDS):
-                    await stdout.finished.wait()
-                    await stderr.finished.wait()
+                if not await _both_finished(stdout, stderr, EOF_PROMPT_SECONDS):
+                    # Something that left the CLI's group holds our pipes open: a stray. End it,
+                    # then wait a moment for end-of-file and use what was read.
+                    self._end_strays()
+                    await _both_finished(stdout, stderr, EOF_GRACE_SECONDS)
                 group.cancel_scope.cancel()
         if deadline.cancelled_caught:
             return None
@@ -297,10 +309,11 @@ class Runner:
             return
         running = {run for run, p in self._live.items() if p.returncode is None}
         mine = {p.pid for p in self._live.values()}
+        children = _children(os.getpid())
         for _ in range(3):  # a stray may start another while it is being ended
             found = [
                 pid
-                for pid in _children(os.getpid())
+                for pid in children
                 if pid not in mine and pid not in self._strays and self._run_of(pid) not in (None, *running)
             ]
             if not found:
@@ -309,7 +322,8 @@ class Runner:
                 log.warning("ending process %d, left running by a finished CLI call", pid)
                 _kill_tree(pid)
                 self._strays.add(pid)
-        self._reap_strays(mine)
+            children = _children(os.getpid())
+        self._reap_strays(mine, children)
 
     def _run_of(self, pid: int) -> int | None:
         """The run whose mark `pid` carries, or None when it is not a process of this runner."""
@@ -325,10 +339,10 @@ class Runner:
                 return int(number) if number.isdigit() else None
         return None
 
-    def _reap_strays(self, mine: set[int]) -> None:
+    def _reap_strays(self, mine: set[int], children: list[int]) -> None:
         """Collect the exit status of strays we ended and of dead members of finished CLI groups."""
         groups = set(self._finished_groups)
-        for pid in _children(os.getpid()):
+        for pid in children:
             stat = _stat(pid)
             if stat and stat.state == "Z" and pid not in mine and stat.pgid in groups and stat.pgid != pid:
                 self._strays.add(pid)
@@ -508,6 +522,14 @@ def _shebang(path: str) -> str | None:
         return None
     words = first[2:].decode(errors="replace").split()
     return words[0] if words else None
+
+
+async def _both_finished(stdout: _Capture, stderr: _Capture, seconds: float) -> bool:
+    """Whether both pipes reached end-of-file within `seconds`."""
+    with anyio.move_on_after(seconds):
+        await stdout.finished.wait()
+        await stderr.finished.wait()
+    return stdout.finished.is_set() and stderr.finished.is_set()
 
 
 async def _reap(process: Child) -> None:
