@@ -13,7 +13,7 @@ P2  cold start to the first complete tools/list, stand-in taking 0.3 s per call,
 P3  warm start (second start, same cache folder): CLI processes started before tools/list is answered   goal 0
 P3w the same warm start's time to its first tools/list answer, over `import mcp.server` time   goal <= 1.3
 P4  a 2,000-action catalog: a full tools/list (all pages) and the server's RSS   goal <= 150 MB
-P5  32 calls of 0.2 s at --max-concurrency 8, over 4 x one call                 goal <= 1.1
+P5  32 calls of 0.2 s at --max-concurrency 8 (median of 3 bursts), over 4 x one call   goal <= 1.1
 P6  the server's extra peak RSS (VmHWM) for one call whose CLI prints 50 MB      goal <= 20 MB
 P7  one `membrane-sandbox status --json` over bare `python -c pass` (see bench/sandbox_startup.py for all commands)
 
@@ -390,11 +390,14 @@ async def p5(base: Path) -> Row:
             await wire.request("tools/call", call)
             singles.append(time.perf_counter() - started)
         single = statistics.median(singles)
-        started = time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(32):
-                group.start_soon(wire.request, "tools/call", call)
-        wall = time.perf_counter() - started
+        walls = []
+        for _ in range(3):
+            started = time.perf_counter()
+            async with anyio.create_task_group() as group:
+                for _ in range(32):
+                    group.start_soon(wire.request, "tools/call", call)
+            walls.append(time.perf_counter() - started)
+        wall = statistics.median(walls)
     finally:
         await close(process)
     ratio = wall / (4 * single)
@@ -405,7 +408,7 @@ async def p5(base: Path) -> Row:
         f"{ratio:.2f}",
         ratio <= 1.1,
         "/bin/sh, sleeps 0.2 s per run",
-        "32 at once over one stdio session, --max-concurrency 8; ratio to 4 x one call",
+        "32 at once over one stdio session, --max-concurrency 8, median of 3 bursts; ratio to 4 x one call",
     )
 
 
@@ -479,7 +482,7 @@ async def run_all(quick: bool, only: set[str]) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="mautic-mcp-bench-") as folder:
         base = Path(folder)
         if wanted("P1"):
-            rows.append(await p1(base, 40 if quick else 100))
+            rows.append(await p1(base, 40 if quick else 200))
         if wanted("P2", "P3"):
             rows += await p2_p3(base, 1 if quick else 5)
         if wanted("P4"):

@@ -1,9 +1,10 @@
 """The discovery cache: the chosen connection and each intent's actions, kept between starts.
 
-One JSON file per key (a hash of everything that changes what discovery finds), in one folder.
-A file that cannot be read as this version's format is ignored (the caller rebuilds it), never
-fatal; writes go to a temporary file in the same folder, fsynced, then `os.replace`d, so two
-servers writing at once leave one whole file, never a mix. Knows nothing of MCP.
+One JSON file per key (a hash of everything that changes what discovery finds, the Membrane
+login included), in one folder. A file that cannot be read as this version's format is ignored
+(the caller rebuilds it), never fatal; writes go to a temporary file in the same folder, fsynced,
+then `os.replace`d, so two servers writing at once leave one whole file, never a mix. Each write
+prunes what is no longer used, so the folder stays small. Knows nothing of MCP.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,14 @@ log = logging.getLogger(__name__)
 VERSION: Final = 1
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 """A cache file larger than this is not read (nothing this server writes comes near it)."""
+MAX_ENTRIES: Final = 16
+"""The most entries kept (the most recently used): one per combination of settings in use."""
+MAX_AGE_SECONDS: Final = 30 * 24 * 3600
+"""An entry no start has used for this long is removed (reading an entry marks it used)."""
+TEMP_AGE_SECONDS: Final = 3600
+"""A temporary file this old was left by a writer that died before its rename."""
+CREDENTIALS: Final = Path(".membrane") / "credentials.json"
+"""Where the Membrane CLI keeps its login, under the home folder."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,29 @@ class Entry:
     pages: Mapping[str, Sequence[Action]]
 
 
+def account_marker(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[Any]:
+    """What tells one Membrane login from another without holding it: the credentials file's modification
+    time and size (a login or logout rewrites it) and the `MEMBRANE_*` variables that override it or pick
+    the sandbox's data. Only ever hashed into the key, never written."""
+    env = os.environ if env is None else env
+    try:
+        found = os.stat((home or Path.home()) / CREDENTIALS)
+        stamp: list[int] | None = [found.st_mtime_ns, found.st_size]
+    except (OSError, RuntimeError):
+        stamp = None
+    return [stamp, sorted((name, value) for name, value in env.items() if name.startswith("MEMBRANE_"))]
+
+
 def cache_key(
-    command: Sequence[str], connection: str | None, intents: Sequence[str], limit: int, read_only: bool
+    command: Sequence[str],
+    connection: str | None,
+    intents: Sequence[str],
+    limit: int,
+    read_only: bool,
+    account: Sequence[Any] = (),
 ) -> str:
     """A hash of what changes the discovery: the CLI (its resolved path and modification time), the
-    connection setting, the intents, the limit and read-only mode."""
+    connection setting, the intents, the limit, read-only mode and the Membrane login (`account_marker`)."""
     try:
         mtime: float | None = os.stat(command[0]).st_mtime_ns if command else None
     except OSError:
@@ -53,6 +81,7 @@ def cache_key(
         "intents": list(intents),
         "limit": limit,
         "read_only": read_only,
+        "account": list(account),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -96,10 +125,13 @@ class DiscoveryCache:
         try:
             if len(raw) > MAX_FILE_BYTES:
                 raise Damaged("too large")
-            return decode(raw, key)
+            entry = decode(raw, key)
         except (Damaged, ValueError, RecursionError) as error:
             log.warning("the discovery cache %s is damaged (%s); it is ignored and rebuilt", path, error)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: `prune` keeps it
+        return entry
 
     def save(self, key: str, entry: Entry) -> bool:
         """Write the entry atomically; False (with a WARNING) when it cannot be written."""
@@ -114,7 +146,6 @@ class DiscoveryCache:
                 os.fsync(fh.fileno())
             os.replace(temp, self.path(key))
             temp = None
-            return True
         except OSError as error:
             log.warning("the discovery cache cannot be written in %s (%s)", self.folder, error)
             return False
@@ -122,6 +153,40 @@ class DiscoveryCache:
             if temp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
+        self.prune(keep=key)
+        return True
+
+    def prune(self, keep: str, now: float | None = None) -> list[Path]:
+        """Remove entries unused for `MAX_AGE_SECONDS` or past the newest `MAX_ENTRIES`, and temporary files
+        a writer left when it died; `keep`'s entry stays. What was removed is returned."""
+        now = time.time() if now is None else now
+        entries: list[tuple[float, Path]] = []
+        removed: list[Path] = []
+        try:
+            for path in self.folder.iterdir():
+                try:
+                    used = path.stat().st_mtime
+                except OSError:
+                    continue
+                if path.name.startswith(".discovery-") and path.name.endswith(".tmp"):
+                    if now - used > TEMP_AGE_SECONDS:
+                        removed.append(path)
+                elif path.name.startswith("discovery-") and path.name.endswith(".json") and path != self.path(keep):
+                    entries.append((used, path))
+        except OSError:
+            return []
+        entries.sort(reverse=True)
+        for rank, (used, path) in enumerate(entries, start=1):
+            if rank >= MAX_ENTRIES or now - used > MAX_AGE_SECONDS:
+                removed.append(path)
+        gone = []
+        for path in removed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                gone.append(path)
+        if gone:
+            log.info("removed %d unused file(s) from the discovery cache %s", len(gone), self.folder)
+        return gone
 
 
 def encode(key: str, entry: Entry) -> bytes:

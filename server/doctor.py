@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mcp.types import ListToolsResult
+from mcp_types import ListToolsResult
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import check_usable, choose, describe, is_mautic
@@ -22,14 +22,14 @@ from mautic_mcp.membrane.output import quote
 from mautic_mcp.membrane.runner import log as runner_log
 from mautic_mcp.server.config import ENV_NAMES, Settings, flag_name
 from mautic_mcp.server.logs import one_line
-from mautic_mcp.server.server import (
+from mautic_mcp.server.setup import (
     BROADER_INTENTS,
-    MauticServer,
+    Setup,
     empty_intents_warning,
     found_nothing,
     membrane_for,
 )
-from mautic_mcp.server.server import log as server_log
+from mautic_mcp.server.setup import log as setup_log
 from mautic_mcp.tools.registry import ToolRegistry, build_registry
 from mautic_mcp.tools.tool import Kind, ServerTool
 
@@ -268,14 +268,14 @@ async def run_doctor(settings: Settings, as_json: bool) -> int:
     return 0 if ok else 1
 
 
-def tools_payload(app: MauticServer) -> dict[str, Any]:
+def tools_payload(app: Setup) -> dict[str, Any]:
     return ListToolsResult(tools=app.tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 async def print_tools(settings: Settings, as_json: bool) -> int:
     """The tools table (or the `tools/list` payload) on stdout; what limits the tools, a line each on stderr."""
-    app = MauticServer(settings)
-    with _quiet(server_log, discovery_log):
+    app = Setup(settings)
+    with _quiet(setup_log, discovery_log):
         await app.start()
     failures = app.discovery.failures
     if failures:

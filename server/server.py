@@ -1,15 +1,8 @@
 """The MCP protocol layer: Mautic's discovered actions and `proxy_request` as tools.
 
-Handlers stay thin. `MauticServer` holds what one running server knows (its
-settings, the CLI, the connection, the tools); each call goes handler → tool →
-runner → CLI → result, and every failure comes back as a result the model can act on.
-
-The set-up (which connection, which actions) is checked in the background, never
-inside a request: `tools/list` answers within `SETUP_WAIT_SECONDS` with what is known
-(at least `proxy_request`), and a call that needs what is still being checked says so.
-A check that found no connection, or intents whose discovery failed, is tried again on a
-schedule (`RECONNECT_INTERVAL_SECONDS` at least between two checks, backing off up to
-`RETRY_MAX_SECONDS`, sooner when a request wants it).
+Handlers stay thin: each call goes handler → `Setup.call_tool` (tool → runner → CLI → result),
+and every failure comes back as a result the model can act on. `MauticServer` adds to the set-up
+(`setup.Setup`) what only a protocol server has: its sessions and what they are told.
 
 Both protocol eras are served on one stdio loop. When the tool list changes,
 2026-07-28 clients hear it on their `subscriptions/listen` stream and 2025-era sessions
@@ -21,21 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import anyio
-import anyio.to_thread
 from mcp.server import NotificationOptions, Server, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -44,69 +33,28 @@ from mcp.types import (
     CallToolResult,
     ListToolsResult,
     PaginatedRequestParams,
-    Tool,
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
-from mautic_mcp.membrane.cache import DiscoveryCache, Entry, cache_key
-from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
-from mautic_mcp.membrane.connection import resolve_connection
-from mautic_mcp.membrane.discovery import Discovery, merge
-from mautic_mcp.membrane.errors import LIST_CONNECTIONS_COMMAND, ErrorCode, MembraneError
-from mautic_mcp.membrane.runner import Runner
 from mautic_mcp.server import __version__
-from mautic_mcp.server.config import DEFAULT_INTENTS, ENV_NAMES, Settings, flag_name
-from mautic_mcp.server.logs import one_line, shown
-from mautic_mcp.server.wire import WireSafeStream, encodable, safe_result
-from mautic_mcp.tools.naming import closest, snake_case
-from mautic_mcp.tools.registry import ToolRegistry, build_registry
+from mautic_mcp.server.config import Settings
+from mautic_mcp.server.logs import shown
+from mautic_mcp.server.setup import Setup, UnknownTool
+from mautic_mcp.server.stdio import stdio_streams
+from mautic_mcp.server.wire import safe_result
 from mautic_mcp.tools.results import error_result
-from mautic_mcp.tools.tool import call_tool
 
 log = logging.getLogger(__name__)
 
-SETUP_WAIT_SECONDS = 2.5
-"""How long `tools/list`, or a call that needs the set-up, waits for a check under way (counted from the
-start of the check): under the 3 s `tools/list` must answer in, far under the 60 s clients give up at."""
-DISCOVERY_SETTLE_SECONDS = 2.0
-"""After this long into a check, the tools found so far are served, then each intent's as it answers;
-before it, they are served all at once, so a normal start-up changes the list once."""
-RECONNECT_INTERVAL_SECONDS = 5.0
-"""The least time from the end of one check to the start of the next: no retry starts CLI processes more often."""
-RETRY_FIRST_SECONDS = 5.0
-"""The first retry nobody asked for comes this long after a check that left something to do; each next
-one waits twice as long, up to `RETRY_MAX_SECONDS`. A request that needs the set-up brings it forward."""
-RETRY_MAX_SECONDS = 300.0
 ANNOUNCE_SECONDS = 2.0
 """The longest a 2025-era session's `tools/list_changed` may take to send before it is given up on."""
-WARM_REFRESH_SECONDS = 1.0
-"""Served from the cache, the re-check starts right after the first `tools/list` answer, or after this long."""
-WARM_REFRESH_AFTER_LIST = 0.1
-"""How long after that first answer the re-check starts: no CLI process starts before the answer is out."""
-GONE_AT_REFRESH: Final = frozenset(
-    {
-        ErrorCode.NO_CONNECTION,
-        ErrorCode.SEVERAL_CONNECTIONS,
-        ErrorCode.CONNECTION_DEFUNCT,
-        ErrorCode.RECONNECT_NEEDED,
-        ErrorCode.CONNECTION_BUILDING,
-        ErrorCode.NOT_LOGGED_IN,
-    }
-)
-"""What a re-check of a cached connection may find that makes the cached connection unusable."""
 PROGRESS_INTERVAL_SECONDS = 4.0
 """How often a running tool call reports progress; well under the 60 s clients wait for an answer."""
-MAX_TOOL_NAME = 128
-"""No tool has a longer name (the MCP limit); a longer one is answered without searching for it."""
 LEGACY_SESSIONS = 64
 """The most 2025-era sessions kept to tell of a changed list (stdio has one; the bound is for the odd host)."""
 CURSOR: Final = re.compile(r"[0-9]{1,9}", re.ASCII)
 """A `tools/list` cursor is the index of the page's first tool, in ASCII digits."""
-BROADER_INTENTS = (
-    f"Name broader intents with {flag_name('intents')} / {ENV_NAMES['intents']}, "
-    f"e.g. one Mautic area each ({', '.join(DEFAULT_INTENTS[:3])})"
-)
 INSTRUCTIONS = (
     "Tools for one Mautic marketing-automation account (contacts, companies, segments, campaigns, emails, "
     "forms, stages, notes, assets). Prefer the specific tools; use proxy_request for any other Mautic REST "
@@ -115,349 +63,20 @@ INSTRUCTIONS = (
 )
 
 
-@dataclass
-class Check:
-    """One look at the set-up: the connection (when none is known yet), then discovery of the intents it covers."""
-
-    started: float
-    intents: int = 0
-    answered: int = 0
-    refresh: bool = False
-    """A re-check of what the cache served: requests answer with what is known rather than wait for it."""
-    connected: anyio.Event = field(default_factory=anyio.Event)
-    """Set once the connection is known or known to be missing."""
-    done: anyio.Event = field(default_factory=anyio.Event)
-
-    def elapsed(self) -> float:
-        return anyio.current_time() - self.started
-
-
-class MauticServer:
-    """One server's state: settings, the CLI, the chosen connection and the tools built from it."""
+class MauticServer(Setup):
+    """One server: its set-up, and the sessions told when the tool list changes."""
 
     def __init__(self, settings: Settings, membrane: Membrane | None = None) -> None:
-        self.settings = settings
-        self.membrane = membrane or membrane_for(settings)
-        self.connection_id: str | None = None
-        self.problem: MembraneError | None = None
-        """Why there is no connection, as the last check found."""
-        self.pages: dict[str, list[Action]] = {}
-        """Each intent's actions, as its last answer gave them."""
-        self.failures: dict[str, MembraneError] = {}
-        """Intents whose last discovery failed: tried again on the retry schedule."""
-        self.discovery = Discovery()
-        self.registry: ToolRegistry = build_registry([], read_only=settings.read_only)
-        self.revision = 0
-        """Counts the changes of the tool list."""
+        super().__init__(settings, membrane)
         self.events = InMemorySubscriptionBus()
         """Where `ToolsListChanged` is published for the `subscriptions/listen` streams."""
         self.legacy_sessions: list[ServerSession] = []
         """2025-era sessions that completed the handshake: they hear of a changed list by notification."""
         self.legacy_session_limit = LEGACY_SESSIONS
         """The most kept at once; the HTTP transport, serving many sessions, raises it."""
-        self.check: Check | None = None
-        """The check under way, if any."""
-        self.reconnect_interval = RECONNECT_INTERVAL_SECONDS
-        self.retry_first = RETRY_FIRST_SECONDS
-        self.retry_max = RETRY_MAX_SECONDS
-        self.setup_wait = SETUP_WAIT_SECONDS
-        self.discovery_settle = DISCOVERY_SETTLE_SECONDS
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
-        self._lock = anyio.Lock()
-        self._install_lock = anyio.Lock()
-        self._last_end = -math.inf
-        self._serving = False
-        self._wanted = anyio.Event()
-        self._began = anyio.Event()
-        folder = settings.cache_folder()
-        self.cache = DiscoveryCache(folder) if folder is not None else None
-        self.from_cache = False
-        """What is served came from the cache and has not been re-checked yet."""
-        self._cached_intents: set[str] = set()
-        """Intents whose page came from the cache: a failed re-check keeps it."""
-        self._saved: Entry | None = None
-        self.removed: dict[str, str] = {}
-        """Tools a change took away, by name: a call to one says what changed."""
-        self.warm_refresh = WARM_REFRESH_SECONDS
-        self.warm_refresh_after_list = WARM_REFRESH_AFTER_LIST
-        self._listed = anyio.Event()
-        self._reconnect_lock = anyio.Lock()
 
-    # --- the set-up, checked -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Look for the connection and discover every intent, now, and wait for the outcome (`tools`, tests)."""
-        await self._check(full=True)
-
-    async def retry_setup(self) -> None:
-        """Check again, now and waiting for it, when something is left to do and the interval has passed."""
-        if self.incomplete() and self._due():
-            await self._check()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Check the set-up in the background while the block runs; requests never run a check themselves."""
-        async with anyio.create_task_group() as group:
-            self._serving = True
-            await self._warm_start()
-            group.start_soon(self._keep_checking)
-            try:
-                yield
-            finally:
-                self._serving = False
-                group.cancel_scope.cancel()
-
-    def listed(self) -> None:
-        """A `tools/list` was answered: a re-check of what the cache served may start."""
-        self._listed.set()
-
-    def cache_key(self) -> str:
-        s = self.settings
-        return cache_key(s.cli_command(), s.connection_id, s.intents, s.limit, s.read_only)
-
-    async def _warm_start(self) -> None:
-        """Serve the connection and tools the cache holds for these settings, if it holds them all."""
-        if self.cache is None or self.connection_id is not None:
-            return
-        try:
-            entry = await anyio.to_thread.run_sync(self.cache.load, self.cache_key())
-        except Exception:
-            log.exception("reading the discovery cache failed unexpectedly; discovering afresh")
-            return
-        if entry is None or set(entry.pages) != set(self.settings.intents):
-            return
-        self.connection_id = entry.connection_id
-        self.pages = {intent: list(entry.pages[intent]) for intent in self.settings.intents}
-        self._cached_intents = set(self.pages)
-        self._saved = entry
-        self.from_cache = True
-        await self._install()
-        log.info(
-            "connection %s: %d tools from the discovery cache; re-checking in the background",
-            shown(self.connection_id),
-            len(self.registry),
-        )
-
-    async def _save(self) -> None:
-        """Keep a complete set-up in the cache when it differs from what the cache holds."""
-        if self.cache is None or self.connection_id is None or self.failures:
-            return
-        if any(intent not in self.pages for intent in self.settings.intents):
-            return
-        entry = Entry(self.connection_id, {intent: list(self.pages[intent]) for intent in self.settings.intents})
-        if entry == self._saved:
-            return
-        try:
-            if await anyio.to_thread.run_sync(self.cache.save, self.cache_key(), entry):
-                self._saved = entry
-        except Exception:
-            log.exception("writing the discovery cache failed unexpectedly")
-
-    def incomplete(self) -> bool:
-        """Whether a check is due some time: no connection yet, or intents whose discovery failed."""
-        return self.connection_id is None or bool(self.failures)
-
-    def settled(self) -> bool:
-        return self.check is None and not self.incomplete()
-
-    async def settle(self, *, connection_only: bool = False, listing: bool = False) -> None:
-        """Wait a little for what the set-up is about to tell: the check under way, or one due now.
-
-        Never longer than `setup_wait` from the start of the check, so a check that hangs (a CLI
-        that never answers) costs a request at most that, and nothing once the check is older.
-        Not serving (a command, a test), the check runs here, as `retry_setup` does.
-        A `listing` does not wait for a re-check of what the cache served: it answers from the cache.
-        """
-        if self.settled() or (listing and self.check is not None and self.check.refresh):
-            return
-        if not self._serving:
-            if self.check is None:
-                await self.retry_setup()
-            return
-        check = self.check
-        if check is None:
-            if not self.incomplete():
-                return
-            due = self._due()
-            began = self._began
-            self._wanted.set()
-            if not due:
-                return
-            with anyio.move_on_after(self.setup_wait):
-                await began.wait()
-            check = self.check
-            if check is None:
-                return
-        waited = check.connected if connection_only else check.done
-        with anyio.move_on_after(max(0.0, self.setup_wait - check.elapsed())):
-            await waited.wait()
-
-    def _due(self) -> bool:
-        return anyio.current_time() - self._last_end >= self.reconnect_interval
-
-    async def _keep_checking(self) -> None:
-        """The first check, then retries while something is left to do: backing off, sooner when wanted."""
-        if self.from_cache:
-            with anyio.move_on_after(self.warm_refresh):
-                await self._listed.wait()
-                await anyio.sleep(self.warm_refresh_after_list)
-            await self._check_safely(full=True, refresh=True)
-        elif not self.settled():
-            await self._check_safely(full=self.connection_id is None)
-        delay = self.retry_first
-        while self.incomplete():
-            with anyio.move_on_after(max(0.0, self._last_end + delay - anyio.current_time())):
-                await self._wanted.wait()
-            wanted = self._wanted.is_set()
-            await anyio.sleep(max(0.0, self._last_end + self.reconnect_interval - anyio.current_time()))
-            self._wanted = anyio.Event()
-            await self._check_safely()
-            delay = self.retry_first if wanted else min(delay * 2, self.retry_max)
-
-    async def _check_safely(self, *, full: bool = False, refresh: bool = False) -> None:
-        """A background check that cannot take the server down, whatever it meets."""
-        try:
-            await self._check(full=full, refresh=refresh)
-        except Exception:
-            log.exception("checking the set-up failed unexpectedly; it is tried again later")
-
-    async def _check(self, *, full: bool = False, refresh: bool = False) -> None:
-        """Find the connection (when none is known, or `full`), then discover the intents still to discover."""
-        async with self._lock:
-            check = Check(started=anyio.current_time(), refresh=refresh)
-            self.check = check
-            self._began.set()
-            self._began = anyio.Event()
-            try:
-                if full or self.connection_id is None:
-                    connection_id = await self._connect()
-                    if connection_id is None:
-                        if refresh and self.problem is not None and self.problem.code in GONE_AT_REFRESH:
-                            self.connection_id = None
-                        return
-                    if connection_id != self.connection_id:
-                        if self.connection_id is not None:
-                            log.info(
-                                "the connection changed from %s to %s",
-                                shown(self.connection_id),
-                                shown(connection_id),
-                            )
-                        self.pages.clear()
-                        self.failures.clear()
-                        self._cached_intents.clear()
-                    self.connection_id, self.problem = connection_id, None
-                    intents = list(self.settings.intents)
-                else:
-                    intents = [intent for intent in self.settings.intents if intent in self.failures]
-                check.connected.set()
-                await self._discover(self.connection_id, intents, check)
-                self._log_outcome(intents)
-                await self._save()
-            finally:
-                if refresh:
-                    self.from_cache = False
-                check.connected.set()
-                check.done.set()
-                self.check = None
-                self._last_end = anyio.current_time()
-
-    async def _connect(self) -> str | None:
-        try:
-            return await resolve_connection(self.membrane, self.settings.connection_id)
-        except MembraneError as error:
-            self.problem = error
-            log.warning("no usable Mautic connection: %s", one_line(error.message))
-        except Exception:
-            log.exception("finding the Mautic connection failed unexpectedly")
-            self.problem = MembraneError(
-                ErrorCode.FAILED,
-                f"Finding the Mautic connection failed unexpectedly (`{LIST_CONNECTIONS_COMMAND}` answered "
-                "something this server could not use; see the server log).",
-                "Run `mautic-mcp doctor`; the server tries again by itself.",
-            )
-        return None
-
-    async def _discover(self, connection_id: str, intents: Sequence[str], check: Check) -> None:
-        """Ask for each intent's actions at once; serve them together, or as they come once the check is slow."""
-        check.intents = len(intents)
-        live = False
-        answered_all = anyio.Event()
-
-        async def one(intent: str) -> None:
-            try:
-                page = await self.membrane.list_actions(connection_id, intent, self.settings.limit)
-            except MembraneError as error:
-                log.warning("discovery for intent %s failed: %s", shown(repr(intent)), one_line(error.message))
-                if intent not in self._cached_intents:
-                    self.pages.pop(intent, None)
-                self.failures[intent] = error
-            except Exception:
-                log.exception("discovery for intent %s failed unexpectedly", shown(repr(intent)))
-                if intent not in self._cached_intents:
-                    self.pages.pop(intent, None)
-                self.failures[intent] = MembraneError(
-                    ErrorCode.FAILED, f"Discovery for intent {intent!r} failed unexpectedly (see the server log)."
-                )
-            else:
-                self.pages[intent] = page
-                self.failures.pop(intent, None)
-                self._cached_intents.discard(intent)
-            check.answered += 1
-            if live:
-                await self._install()
-
-        async def serve_early() -> None:
-            nonlocal live
-            with anyio.move_on_after(max(0.0, self.discovery_settle - check.elapsed())):
-                await answered_all.wait()
-                return
-            live = True
-            await self._install()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(serve_early)
-            async with anyio.create_task_group() as intents_group:
-                for intent in intents:
-                    intents_group.start_soon(one, intent)
-            answered_all.set()
-        await self._install()
-
-    async def _install(self) -> None:
-        """Serve the tools of what every intent answered; when the listing differs, tell the clients."""
-        async with self._install_lock:
-            discovery = merge(self.settings.intents, self.pages, self.failures)
-            try:
-                registry, changed = await anyio.to_thread.run_sync(self._build, discovery.actions, self.registry)
-            except Exception:
-                log.exception("building tools from the discovered actions failed; the tools stay as they were")
-                return
-            self.discovery = discovery
-            before, self.registry = self.registry, registry
-            if changed:
-                now = set(registry.names())
-                for name in before.names():
-                    if name not in now:
-                        self.removed[name] = name
-                for name in now:
-                    self.removed.pop(name, None)
-                self.revision += 1
-                await self._announce()
-
-    def _build(self, actions: Sequence[Action], current: ToolRegistry) -> tuple[ToolRegistry, bool]:
-        """The registry for `actions` (in a worker thread: a hostile catalog may be slow to build), without
-        any tool that could not be written to the wire, and whether its listing differs from `current`'s."""
-        registry = build_registry(actions, read_only=self.settings.read_only)
-        unsendable = [tool.name for tool in registry if not encodable(tool.tool)]
-        if unsendable:
-            log.warning(
-                "left out %d tool(s) whose definition cannot be encoded as JSON: %s",
-                len(unsendable),
-                shown(", ".join(unsendable)),
-            )
-            registry = ToolRegistry([t for t in registry if t.name not in unsendable], hidden=registry.hidden)
-        return registry, registry.listing() != current.listing()
-
-    async def _announce(self) -> None:
+    async def changed(self) -> None:
         await self.events.publish(ToolsListChanged())
 
         async def tell(session: ServerSession) -> None:
@@ -487,136 +106,12 @@ class MauticServer:
         """The session could not be told (an HTTP session that ended, say): it is not tried again."""
         self.legacy_sessions = [known for known in self.legacy_sessions if known is not session]
 
-    def _log_outcome(self, intents: Sequence[str]) -> None:
-        failed = [intent for intent in intents if intent in self.failures]
-        log.info(
-            "connection %s: %d tools from %d intents (%d failed)",
-            shown(self.connection_id),
-            len(self.registry),
-            len(self.settings.intents),
-            len(self.failures),
-        )
-        if failed:
-            log.warning(
-                "discovery failed for %s; tried again in the background", shown(", ".join(map(repr, failed)), 400)
-            )
-        warning = empty_intents_warning(self.discovery)
-        if warning:
-            log.warning("%s", one_line(warning))
-
-    # --- requests ----------------------------------------------------------------------------------------
-
-    def tools(self) -> list[Tool]:
-        return self.registry.listing()
-
-    def checking(self, check: Check) -> str:
-        """What the check under way is doing, for a message that asks to try again shortly."""
-        if self.connection_id is None:
-            before = f" (the check before found: {self.problem.what})" if self.problem is not None else ""
-            return (
-                f"the server is still checking the Membrane set-up: `{LIST_CONNECTIONS_COMMAND}` has not answered "
-                f"after {check.elapsed():.0f} s{before}."
-            )
-        return (
-            f"the server is still discovering Mautic's actions ({check.answered} of {check.intents} intents "
-            f"answered after {check.elapsed():.0f} s)."
-        )
-
-    async def connection(self) -> str:
-        """The connection id, or the MembraneError that says why there is none and how to fix it."""
-        if self.connection_id is None:
-            await self.settle(connection_only=True)
-        if self.connection_id is not None:
-            return self.connection_id
-        check = self.check
-        if check is not None:
-            what = self.checking(check)
-            raise MembraneError(
-                ErrorCode.NO_CONNECTION,
-                what[0].upper() + what[1:],
-                "Nothing was sent to Mautic. Try again in a few seconds; if it goes on, run `mautic-mcp doctor`.",
-            )
-        raise self.problem or MembraneError(ErrorCode.NO_CONNECTION, "No Mautic connection is available.")
-
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
-        """Run the tool called `name`.
-
-        A name not (yet) known waits briefly for a check under way. Still unknown, it is an
-        error result while the set-up is being checked or is broken (the tool may come), else a
-        protocol error (INVALID_PARAMS) that suggests the closest names, or says that read-only
-        mode hides the tool.
-        """
-        tool = self.registry.get(name)
-        if tool is None and len(name) <= MAX_TOOL_NAME:
-            await self.settle()
-            tool = self.registry.get(name)
-        if tool is None:
-            if name in self.removed:
-                return error_result(
-                    f"{shown(name)} is no longer offered by Membrane (the catalog changed since the tool list "
-                    "was sent, e.g. since the last start); call tools/list for the current tools, or use "
-                    "proxy_request. Nothing was sent to Mautic."
-                )
-            check = self.check
-            if check is not None and len(name) <= MAX_TOOL_NAME:
-                return error_result(
-                    f"{shown(name)} is not available yet: {self.checking(check)} Try again in a few seconds, "
-                    "or use proxy_request."
-                )
-            if self.connection_id is None and self.problem is not None:
-                return error_result(f"{shown(name)} is not available: {self.problem.message}")
-            raise MCPError(code=INVALID_PARAMS, message=self.unknown_tool(name))
-        return await call_tool(
-            tool,
-            arguments,
-            membrane=self.membrane,
-            connection=self.connection,
-            max_chars=self.settings.max_result_chars,
-            reconnect=self.reconnect,
-        )
-
-    async def reconnect(self, gone: str) -> str:
-        """After a call found the connection `gone`: resolve the connection once more and use what it finds.
-
-        Calls that fail together resolve it once: a call that finds it already changed gets the new one.
-        Raises the MembraneError that says why there is no connection now.
-        """
-        async with self._reconnect_lock:
-            if self.connection_id is not None and self.connection_id != gone:
-                return self.connection_id
-            try:
-                found = await resolve_connection(self.membrane, self.settings.connection_id)
-            except MembraneError as error:
-                self.problem = error
-                raise
-            if found != self.connection_id:
-                log.warning("the connection %s is gone; now using %s", shown(gone), shown(found))
-                self.connection_id, self.problem = found, None
-                await self._save()
-            return found
-
-    def unknown_tool(self, name: str) -> str:
-        """Why no tool answers to `name`, and what to call instead."""
-        if len(name) > MAX_TOOL_NAME:
-            return f"Unknown tool: {shown(repr(name), 60)} (longer than any tool name). Call tools/list for the tools."
-        hidden = next((n for n in (name, snake_case(name)) if n in self.registry.hidden), None)
-        if hidden is not None:
-            flags = f"{flag_name('read_only')} / {ENV_NAMES['read_only']}"
-            return f"{hidden} is a write tool and this server runs in read-only mode ({flags}); it only reads."
-        suggestions = closest(name, self.registry.names())
-        if suggestions and snake_case(suggestions[0]) == snake_case(name):
-            suggestions = suggestions[:1]
-        if suggestions:
-            message = f"Unknown tool: {name!r}; did you mean {_either(suggestions)}?"
-        else:
-            message = f"Unknown tool: {name!r}. Call tools/list for the available tools."
-        if self.failures:
-            failed = ", ".join(map(repr, self.failures))
-            message += (
-                f" (Discovery failed for {shown(failed, 200)}; it is tried again in the background, "
-                "and the client is told when the tool list changes.)"
-            )
-        return message
+        """`Setup.call_tool`; a name no tool answers to is a protocol error (INVALID_PARAMS) naming the closest."""
+        try:
+            return await super().call_tool(name, arguments)
+        except UnknownTool as unknown:
+            raise MCPError(code=INVALID_PARAMS, message=unknown.message) from None
 
     def page(self, cursor: str | None) -> ListToolsResult:
         """One `tools/list` page: from the tool at `cursor` (ASCII digits, an index within the list)."""
@@ -664,31 +159,6 @@ async def still_running(report: ProgressReporter, name: str, interval: float) ->
             group.cancel_scope.cancel()
     if failure is not None:
         raise failure
-
-
-def _either(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def found_nothing(discovery: Discovery) -> str:
-    """Which intents found no actions; empty when every intent found something."""
-    empty = [intent for intent, count in discovery.counts.items() if count == 0]
-    if not empty:
-        return ""
-    return ("intent " if len(empty) == 1 else "intents ") + ", ".join(map(repr, empty)) + " found no actions"
-
-
-def empty_intents_warning(discovery: Discovery) -> str:
-    """Which intents found no actions and what to do; empty when every intent found something."""
-    nothing = found_nothing(discovery)
-    return f"{nothing}. {BROADER_INTENTS}" if nothing else ""
-
-
-def membrane_for(settings: Settings) -> Membrane:
-    command = settings.cli_command()
-    runner = Runner(command, timeout=settings.timeout, max_concurrency=settings.max_concurrency)
-    program = "membrane-sandbox" if settings.sandbox else settings.membrane_bin
-    return Membrane(runner, program=program, sandbox=settings.sandbox)
 
 
 def build_server(app: MauticServer) -> Server[MauticServer]:
@@ -752,9 +222,8 @@ async def serve_stdio(settings: Settings) -> None:
     async with anyio.create_task_group() as group:
         if sys.platform != "win32":
             group.start_soon(_exit_on_signal, app)
-        async with stdio_server() as (read_stream, write_stream):
-            # Whatever a handler returns, the SDK's writer only ever gets what it can write.
-            await server.run(read_stream, WireSafeStream(write_stream), options)
+        async with stdio_streams() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, options)
         group.cancel_scope.cancel()
 
 

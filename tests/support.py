@@ -84,14 +84,19 @@ def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 1
 
 
 def mautic_mcp_argv_with(constants: Mapping[str, float], *args: str) -> list[str]:
-    """`mautic-mcp` with `args`, started with some constants of `mautic_mcp.server.server` replaced first.
+    """`mautic-mcp` with `args`, started with some constants of `mautic_mcp.server.setup` or `.server` replaced
+    first.
 
     For intervals a test cannot wait for: `{"PROGRESS_INTERVAL_SECONDS": 0.25}`.
     """
-    assignments = "".join(f"server.{name} = {value!r}; " for name, value in constants.items())
+    assignments = "".join(
+        f"assert hasattr(setup, {name!r}) or hasattr(server, {name!r}), {name!r}; "
+        f"setattr(setup if hasattr(setup, {name!r}) else server, {name!r}, {value!r}); "
+        for name, value in constants.items()
+    )
     script = (
-        f"import sys; import mautic_mcp.server.server as server; {assignments}"
-        f"from mautic_mcp.server.cli import main; sys.exit(main({list(args)!r}))"
+        "import sys; import mautic_mcp.server.server as server; import mautic_mcp.server.setup as setup; "
+        f"{assignments}from mautic_mcp.server.cli import main; sys.exit(main({list(args)!r}))"
     )
     return [sys.executable, "-P", "-c", script]
 

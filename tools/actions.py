@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from mcp.types import Tool
+from mcp_types import Tool
 
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 import anyio.to_thread
-from mcp.types import Tool
+from mcp_types import Tool
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from mcp.types import Tool
+from mcp_types import Tool
 
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.tools.actions import build_action_tools

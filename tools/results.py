@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcp.types import CallToolResult, TextContent
+from mcp_types import CallToolResult, TextContent
 
 MAX_ERROR_CHARS = 2_000
 """The most characters an error result holds: enough to name every problem a model can act on at once."""

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from mcp.types import CallToolResult, Tool, ToolAnnotations
+from mcp_types import CallToolResult, Tool, ToolAnnotations
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import ErrorCode, MembraneError

@@ -20,7 +20,16 @@ import anyio
 import pytest
 from mcp import Client
 
-from mautic_mcp.membrane.cache import VERSION, DiscoveryCache, Entry, action_to_json, cache_key
+from mautic_mcp.membrane.cache import (
+    MAX_ENTRIES,
+    VERSION,
+    DiscoveryCache,
+    Entry,
+    account_marker,
+    action_to_json,
+    cache_key,
+    encode,
+)
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.server.config import ConfigError, build_settings
 from mautic_mcp.server.server import MauticServer, build_server
@@ -255,3 +264,71 @@ def test_concurrent_writers_never_leave_a_damaged_file(tmp_path: Path):
     assert final is not None and final.connection_id in {"connection-0", "connection-1"}
     assert not list(tmp_path.glob(".discovery-*")), "no temporary file left"
     assert json.loads(cache.path(key).read_text())["pages"]["contacts"][0] == action_to_json(final.pages["contacts"][0])
+
+
+def test_the_key_follows_the_membrane_login(tmp_path: Path):
+    """Another login (the credentials file rewritten) or another workspace or sandbox in the environment is
+    another entry; the values themselves are only hashed, never written."""
+    home = tmp_path / "home"
+    (home / ".membrane").mkdir(parents=True)
+    credentials = home / ".membrane" / "credentials.json"
+
+    def key(env: dict[str, str]) -> str:
+        return cache_key(["/bin/membrane"], None, INTENTS, 20, False, account_marker(env, home))
+
+    logged_out = key({})
+    credentials.write_text('{"token": "first"}')
+    first = key({})
+    os.utime(credentials, ns=(1, 1))
+    credentials.write_text('{"token": "second-login"}')
+    second = key({})
+    workspace = key({"MEMBRANE_WORKSPACE_KEY": "w2", "PATH": "/x"})
+    assert len({logged_out, first, second, workspace}) == 4
+    assert key({"PATH": "/y", "HOME": "/z"}) == second, "only Membrane's own variables count"
+    entry = Entry(connection_id="c", pages={"contacts": []})
+    cache = DiscoveryCache(tmp_path / "cache")
+    assert cache.save(workspace, entry)
+    assert "w2" not in cache.path(workspace).read_text()
+
+
+def test_entries_nobody_uses_are_pruned_and_a_used_one_is_kept(tmp_path: Path):
+    cache = DiscoveryCache(tmp_path)
+    entry = Entry(connection_id="c", pages={"contacts": []})
+    day = 24 * 3600.0
+    now = time.time()
+    for n in [*range(MAX_ENTRIES + 4), 99]:
+        cache.path(f"{n:032d}").write_bytes(encode(f"{n:032d}", entry))
+        os.utime(cache.path(f"{n:032d}"), (now - n * 60, now - n * 60))  # entry n last used n minutes ago
+    old = f"{99:032d}"
+    os.utime(cache.path(old), (now - 40 * day, now - 40 * day))
+    leftover = tmp_path / ".discovery-dead.tmp"
+    leftover.write_text("{")
+    os.utime(leftover, (now - 2 * 3600, now - 2 * 3600))
+    fresh_temp = tmp_path / ".discovery-writing.tmp"
+    fresh_temp.write_text("{")
+
+    assert cache.load(f"{MAX_ENTRIES + 3:032d}") is not None  # the least recently used, read now: used again
+    removed = cache.prune(keep=old, now=now + 1)
+    left = sorted(p.name for p in tmp_path.glob("discovery-*.json"))
+    assert len(left) == MAX_ENTRIES
+    assert cache.path(old).name in left, "the entry being written is kept, whatever its age"
+    assert cache.path(f"{MAX_ENTRIES + 3:032d}").name in left, "reading an entry marks it used"
+    assert leftover in removed and not leftover.exists()
+    assert fresh_temp.exists(), "another server's write in progress is left alone"
+    assert cache.load(old) is not None
+
+    os.utime(cache.path(f"{1:032d}"), (now - 31 * day, now - 31 * day))
+    assert cache.path(f"{1:032d}") in cache.prune(keep=old, now=now), "unused for 30 days: removed"
+
+
+async def test_a_save_prunes_the_folder(sandbox: Sandbox, tmp_path: Path):
+    now = time.time()
+    for n in range(MAX_ENTRIES + 5):
+        stale = tmp_path / f"discovery-{n:032d}.json"
+        stale.write_text("{}")
+        os.utime(stale, (now - 3600 - n, now - 3600 - n))
+    app = await fill(tmp_path)
+    async with app.running():
+        pass
+    files = list(tmp_path.glob("discovery-*.json"))
+    assert len(files) == MAX_ENTRIES and entry_file(app) in files

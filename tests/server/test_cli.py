@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,48 @@ def test_demo_uses_the_sandbox_database_membrane_sandbox_uses(tmp_path: Path, mo
     expected = data / "mautic-mcp-sandbox" / "sandbox.db"
     assert expected.is_file(), sorted(str(path) for path in tmp_path.rglob("*.db"))
     assert not (home / ".local" / "share" / "mautic-mcp-sandbox").exists()
+
+
+# --- a command loads only what it uses ---
+
+LOADED = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+    "from mautic_mcp.server.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def loaded(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", LOADED, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def sdk(modules: set[str]) -> set[str]:
+    return {m for m in modules if m == "mcp" or m.startswith("mcp.")}
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("tools", "--help")])
+def test_version_and_help_load_no_settings_model_event_loop_or_sdk(args: tuple[str, ...]) -> None:
+    modules = loaded(*args)
+    assert not {"pydantic", "anyio", "mcp_types", "jsonschema"} & modules
+    assert not sdk(modules)
+
+
+@pytest.mark.parametrize("command", ["tools", "doctor"])
+def test_tools_and_doctor_use_the_wire_types_without_the_sdk(sandbox: Sandbox, command: str) -> None:
+    modules = loaded(command, "--sandbox")
+    assert "mcp_types" in modules and "mautic_mcp.tools.registry" in modules, "they did build the tools"
+    assert not sdk(modules), sorted(sdk(modules))[:10]
+
+
+def test_serving_loads_the_sdk(sandbox: Sandbox) -> None:
+    """The check above could pass by never looking: serving, the same probe sees the SDK."""
+    assert "mcp.server" in loaded("--sandbox")

@@ -311,7 +311,7 @@ async def test_server_discover_advertises_tool_list_changes(sandbox: Sandbox):
 
 async def test_an_intent_that_finds_nothing_is_logged(sandbox: Sandbox, caplog: pytest.LogCaptureFixture):
     app = sandbox_app(intents=["contacts", "zzzz-nothing"])
-    with caplog.at_level(logging.WARNING, logger="mautic_mcp.server.server"):
+    with caplog.at_level(logging.WARNING, logger="mautic_mcp.server.setup"):
         await app.start()
     assert app.discovery.counts == {"contacts": 20, "zzzz-nothing": 0}
     [record] = [r for r in caplog.records if "zzzz-nothing" in r.getMessage()]
