@@ -29,7 +29,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Final, Protocol
+from typing import IO, Any, Final, Protocol
 
 import anyio
 from anyio.abc import ByteReceiveStream
@@ -184,7 +184,11 @@ class Runner:
     @env.setter
     def env(self, env: Mapping[str, str] | None) -> None:
         self._env = dict(env) if env is not None else None
-        self._base_env = self._env if self._env is not None else dict(os.environ)
+        self._encoded = self._env is None and sys.platform != "win32"
+        """This process's environment, encoded once: Popen would encode each entry again at every spawn."""
+        self._base_env: Mapping[Any, Any] = self._env if self._env is not None else dict(os.environ)
+        if self._encoded:
+            self._base_env = {os.fsencode(name): os.fsencode(value) for name, value in os.environ.items()}
 
     @property
     def running(self) -> int:
@@ -232,8 +236,11 @@ class Runner:
             log.info("%s exited %s in %.2f s", describe_args(args), process.returncode, elapsed)
         return Completed(process.returncode, stdout.kept(), stderr.kept(), stdout.full)
 
-    def _environment(self, run: int) -> dict[str, str]:
-        return {**self._base_env, RUN_MARK: f"{self._token}:{run}"}
+    def _environment(self, run: int) -> dict[Any, Any]:
+        mark = f"{self._token}:{run}"
+        if self._encoded:
+            return {**self._base_env, RUN_MARK.encode(): mark.encode()}
+        return {**self._base_env, RUN_MARK: mark}
 
     def _start(self, argv: list[str], run: int) -> _PosixProcess:
         """Start the CLI at once (POSIX): the caller registers it before anything else can run."""
@@ -496,7 +503,7 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _spawn_error(exc: OSError, argv: list[str], env: Mapping[str, str]) -> RunError:
+def _spawn_error(exc: OSError, argv: list[str], env: Mapping[Any, Any]) -> RunError:
     """Say why the OS would not start the CLI, naming a missing `#!` interpreter as such."""
     program = argv[0]
     if isinstance(exc, FileNotFoundError):
@@ -526,6 +533,8 @@ def _shebang(path: str) -> str | None:
 
 async def _both_finished(stdout: _Capture, stderr: _Capture, seconds: float) -> bool:
     """Whether both pipes reached end-of-file within `seconds`."""
+    if stdout.finished.is_set() and stderr.finished.is_set():
+        return True
     with anyio.move_on_after(seconds):
         await stdout.finished.wait()
         await stderr.finished.wait()

@@ -180,9 +180,14 @@ def build_server(app: MauticServer) -> Server[MauticServer]:
         return page
 
     async def call_tool(ctx: ServerRequestContext[MauticServer], params: CallToolRequestParams) -> CallToolResult:
+        # Progress is for a request that asked for it (a progress token); the others pay nothing for it.
+        beats: contextlib.AbstractAsyncContextManager[None] = (
+            still_running(ctx.session.report_progress, params.name, app.progress_interval)
+            if ctx.meta is not None and ctx.meta.get("progress_token") is not None
+            else contextlib.nullcontext()
+        )
         try:
-            # report_progress sends nothing when the request carried no progress token.
-            async with still_running(ctx.session.report_progress, params.name, app.progress_interval):
+            async with beats:
                 result = await app.call_tool(params.name, params.arguments)
         except MCPError:
             raise
