@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Discovery:
-    """The merged actions, how many each intent found, and why the failed intents failed."""
+    """The merged actions, each intent's page and how many it found, and why the failed intents failed."""
 
     actions: list[Action] = field(default_factory=list)
+    pages: dict[str, list[Action]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     failures: dict[str, MembraneError] = field(default_factory=dict)
 
@@ -50,6 +51,7 @@ def merge(intents: Sequence[str], pages: dict[str, list[Action]], failures: dict
         page = pages.get(intent)
         if page is None:
             continue
+        result.pages[intent] = list(page)
         result.counts[intent] = len(page)
         for action in page:
             if action.id not in seen:

@@ -11,8 +11,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from mcp_types import ListToolsResult
 
+from mautic_mcp.membrane.cache import DiscoveryCache, Entry
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.connection import check_usable, choose, describe, is_mautic
 from mautic_mcp.membrane.discovery import Discovery, discover
@@ -28,6 +31,7 @@ from mautic_mcp.server.setup import (
     empty_intents_warning,
     found_nothing,
     membrane_for,
+    settings_cache_key,
 )
 from mautic_mcp.server.setup import log as setup_log
 from mautic_mcp.tools.registry import ToolRegistry, build_registry
@@ -61,6 +65,7 @@ class Doctor:
         self.checks: list[Check] = []
         self.connection_id: str | None = None
         self.registry: ToolRegistry | None = None
+        self.found: Discovery | None = None
         self.status: Any = None
         self.waiting_on = ""
         """The CLI command a check is running, for the fix when it gives no answer."""
@@ -72,6 +77,7 @@ class Doctor:
             ("Logged in", self._logged_in),
             ("Mautic connection", self._connection),
             ("Action discovery", self._discovery),
+            ("Discovery cache", self._cache),
             ("Read-only call", self._read_call),
         ]
         skip = ""
@@ -176,6 +182,7 @@ class Doctor:
         self.waiting_on = f"action list --connectionId={self.connection_id} --intent=... --json"
         found = await discover(self.membrane, self.connection_id, self.settings.intents, self.settings.limit)
         self.timed_out |= any(error.code is ErrorCode.TIMEOUT for error in found.failures.values())
+        self.found = found
         self.registry = build_registry(found.actions, read_only=self.settings.read_only)
         counts = ", ".join(
             f"{intent}: {found.counts[intent]}" for intent in self.settings.intents if intent in found.counts
@@ -207,6 +214,34 @@ class Doctor:
         self.waiting_on = f"action run {action} --connectionId={self.connection_id} --input='{json.dumps(arguments)}'"
         await tool.run(self.membrane, self.connection_id, tool.validate(arguments))
         return f"{tool.name} answered"
+
+    async def _cache(self) -> str:
+        """Where the discovery cache is, and its entry for these settings brought up to what was just found."""
+        folder = self.settings.cache_folder()
+        if folder is None:
+            return f"off ({flag_name('no_cache')} / {ENV_NAMES['no_cache']}): every start discovers afresh"
+        assert self.connection_id is not None and self.found is not None
+        cache = DiscoveryCache(folder)
+        key = settings_cache_key(self.settings, self.membrane.runner.env)
+        held = await anyio.to_thread.run_sync(cache.load, key)
+        found = Entry(
+            self.connection_id, {i: self.found.pages[i] for i in self.settings.intents if i in self.found.pages}
+        )
+        path = cache.path(key)
+        if held == found:
+            return f"{path} matches what was just discovered: the server's next start serves it at once"
+        if self.found.failures:
+            was = "holds an older discovery" if held is not None else "has no entry for these settings yet"
+            return f"{folder} {was}; not rewritten, as discovery failed for some intents (the server retries them)"
+        if not await anyio.to_thread.run_sync(cache.save, key, found):
+            raise MembraneError(
+                ErrorCode.FAILED,
+                f"The discovery cache cannot be written in {folder} (the log says why): every start discovers afresh.",
+                f"Point {flag_name('cache_dir')} / {ENV_NAMES['cache_dir']} at a folder you can write, or turn the "
+                f"cache off with {flag_name('no_cache')}.",
+            )
+        was = "held an older discovery" if held is not None else "had no entry for these settings"
+        return f"{path} {was}; updated with what was just discovered"
 
 
 def looks_like_version(text: str) -> bool:

@@ -177,10 +177,7 @@ class Setup:
         self._listed.set()
 
     def cache_key(self) -> str:
-        s = self.settings
-        return cache_key(
-            s.cli_command(), s.connection_id, s.intents, s.limit, s.read_only, account_marker(self.membrane.runner.env)
-        )
+        return settings_cache_key(self.settings, self.membrane.runner.env)
 
     async def _warm_start(self) -> None:
         """Serve the connection and tools the cache holds for these settings, if it holds them all."""
@@ -574,6 +571,12 @@ def empty_intents_warning(discovery: Discovery) -> str:
     """Which intents found no actions and what to do; empty when every intent found something."""
     nothing = found_nothing(discovery)
     return f"{nothing}. {BROADER_INTENTS}" if nothing else ""
+
+
+def settings_cache_key(settings: Settings, env: Mapping[str, str] | None) -> str:
+    """The discovery cache's key for these settings, the CLI run with `env` (None: this process's)."""
+    s = settings
+    return cache_key(s.cli_command(), s.connection_id, s.intents, s.limit, s.read_only, account_marker(env))
 
 
 def membrane_for(settings: Settings) -> Membrane:

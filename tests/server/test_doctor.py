@@ -10,15 +10,15 @@ import pytest
 
 from tests.support import Sandbox, mautic_mcp
 
-CHECKS = ["Membrane CLI", "Logged in", "Mautic connection", "Action discovery", "Read-only call"]
+CHECKS = ["Membrane CLI", "Logged in", "Mautic connection", "Action discovery", "Discovery cache", "Read-only call"]
 
 
 def test_doctor_passes_on_a_working_setup(sandbox: Sandbox):
     done = mautic_mcp("doctor", "--sandbox")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:5]] == [f"✓ {name}" for name in CHECKS]
-    assert "contacts:" in lines[3] and "list_contacts answered" in lines[4]
+    assert [line.split(":")[0] for line in lines[:6]] == [f"✓ {name}" for name in CHECKS]
+    assert "contacts:" in lines[3] and "list_contacts answered" in lines[5]
 
 
 @pytest.mark.parametrize(
@@ -72,8 +72,9 @@ def test_doctor_with_a_connection_id_membrane_does_not_list(sandbox: Sandbox):
     assert lines[2].startswith("✗ Mautic connection: The connection nope set by --connection-id"), done.stdout
     assert "was not found" in lines[2] and "66a1f0c2b7e4d5a6c3b2a100 (Mautic, READY)" in lines[2]
     assert "fix: Set --connection-id / MAUTIC_MCP_CONNECTION_ID to one of these ids" in lines[3]
-    assert lines[4:6] == [
+    assert lines[4:7] == [
         "- Action discovery: skipped: fix the check above first",
+        "- Discovery cache: skipped: fix the check above first",
         "- Read-only call: skipped: fix the check above first",
     ]
     assert done.stderr == "", done.stderr
@@ -150,7 +151,7 @@ def test_doctor_stops_after_a_timeout_in_a_later_check(sandbox: Sandbox):
     sandbox.set(fault="hang", fault_on="action run")
     done = mautic_mcp("doctor", "--sandbox", "--json", "--timeout", "2")
     checks = {check["name"]: check for check in json.loads(done.stdout)["checks"]}
-    assert [checks[name]["ok"] for name in CHECKS] == [True, True, True, True, False]
+    assert [checks[name]["ok"] for name in CHECKS] == [True, True, True, True, True, False]
     assert "action run" in checks["Read-only call"]["fix"]
 
 
@@ -231,3 +232,31 @@ def test_intents_that_find_nothing_are_named_with_what_to_do(sandbox: Sandbox):
         "mautic-mcp: intent 'zzzz-nothing' found no actions. Name broader intents with --intent / "
         "MAUTIC_MCP_INTENTS, e.g. one Mautic area each (contacts, companies, segments)"
     ]
+
+
+def test_doctor_brings_the_discovery_cache_up_to_date(sandbox: Sandbox, tmp_path: Path):
+    cache = tmp_path / "cache"
+    first = mautic_mcp("doctor", "--sandbox", "--cache-dir", str(cache))
+    assert first.returncode == 0, first.stdout
+    said = first.stdout.splitlines()[4]
+    assert said.startswith("✓ Discovery cache: ") and "had no entry for these settings; updated" in said
+    [entry] = cache.glob("discovery-*.json")
+    assert entry.name in said
+    again = mautic_mcp("doctor", "--sandbox", "--cache-dir", str(cache)).stdout.splitlines()[4]
+    assert "matches what was just discovered" in again
+    entry.write_text(entry.read_text().replace("list-contacts", "list-contacts-old"))
+    stale = mautic_mcp("doctor", "--sandbox", "--cache-dir", str(cache)).stdout.splitlines()[4]
+    assert "held an older discovery; updated" in stale
+    assert "list-contacts-old" not in entry.read_text()
+    off = mautic_mcp("doctor", "--sandbox", "--no-cache").stdout.splitlines()[4]
+    assert off == "✓ Discovery cache: off (--no-cache / MAUTIC_MCP_NO_CACHE): every start discovers afresh"
+
+
+def test_a_warm_start_after_doctor_serves_what_doctor_found(sandbox: Sandbox, tmp_path: Path):
+    """What doctor writes is the entry the server reads: the tools table comes from it without discovery."""
+    cache = tmp_path / "cache"
+    assert mautic_mcp("doctor", "--sandbox", "--cache-dir", str(cache)).returncode == 0
+    entry = next(cache.glob("discovery-*.json"))
+    document = json.loads(entry.read_text())
+    assert document["connection_id"] == "66a1f0c2b7e4d5a6c3b2a100"
+    assert sum(len(page) for page in document["pages"].values()) >= 38
