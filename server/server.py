@@ -77,6 +77,7 @@ class MauticServer(Setup):
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
 
     async def changed(self) -> None:
+        """Tell every client: the `subscriptions/listen` streams, then each 2025-era session."""
         await self.events.publish(ToolsListChanged())
 
         async def tell(session: ServerSession) -> None:
