@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-import anyio.to_thread
 from mcp_types import Tool
 
 from mautic_mcp.membrane.catalog import Action
@@ -17,13 +15,21 @@ from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
 from mautic_mcp.tools.naming import assign_names, snake_case
 from mautic_mcp.tools.schema import normalize
-from mautic_mcp.tools.shaping import FittedList, ListAnswer, compact, fit_list, fit_value, render_list, split_list
+from mautic_mcp.tools.shaping import (
+    FittedList,
+    ListAnswer,
+    compact,
+    fit_list,
+    fit_value,
+    off_loop_if_large,
+    render_list,
+    split_list,
+)
 from mautic_mcp.tools.tool import InvalidArguments, Kind, Reread, hints_for
 from mautic_mcp.tools.validation import ArgumentsValidator
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 MAX_DESCRIPTION = 1024
 MAX_TITLE = 200
@@ -102,9 +108,6 @@ def _strongest(kinds: set[Kind]) -> Kind:
 OFFSET_KEYS = ("start", "offset")
 CURSOR_KEYS = ("cursor",)
 REREADS = 3
-INLINE_FIT_NODES = 2000
-"""An answer with at most this many values and characters/64 is fitted on the event loop: a worker
-thread's hand-off costs more than fitting it (a fraction of a millisecond)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class ActionTool:
         second), so it runs in a worker thread and the event loop keeps serving; only the
         re-reads are awaited here.
         """
-        first = await _off_loop_if_large(answer, self._fit, call, answer, max_chars)
+        first = await off_loop_if_large(answer, self._fit, call, answer, max_chars)
         if isinstance(first, str):
             return first
         fitted, of = first
@@ -157,7 +160,7 @@ class ActionTool:
                 again = await reread({**call, "limit": fitted.shown})
             except MembraneError:
                 break
-            step = await _off_loop_if_large(again, self._refit, call, again, max_chars, of)
+            step = await off_loop_if_large(again, self._refit, call, again, max_chars, of)
             if step is None:
                 break
             if isinstance(step, str):
@@ -329,28 +332,3 @@ def describe(action: Action, kind: Kind) -> str:
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-async def _off_loop_if_large(answer: Any, work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` in a worker thread when `answer` is large, else at once (no thread hand-off)."""
-    if is_small(answer):
-        return work(*args)
-    return await anyio.to_thread.run_sync(work, *args)
-
-
-def is_small(answer: Any, budget: int = INLINE_FIT_NODES) -> bool:
-    """Whether `answer` holds at most `budget` values (a string counting one per 64 characters).
-
-    Stops as soon as the budget is spent, so a large answer costs no more than a small one to judge."""
-    stack = [answer]
-    while stack:
-        value = stack.pop()
-        budget -= 1 + (len(value) >> 6 if isinstance(value, str) else 0)
-        if budget < 0:
-            return False
-        if isinstance(value, dict):
-            stack.extend(value.values())
-            budget -= len(value)
-        elif isinstance(value, list):
-            stack.extend(value)
-    return True

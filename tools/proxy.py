@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-import anyio
-import anyio.to_thread
 from mcp_types import Tool
 
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
-from mautic_mcp.tools.shaping import compact, fit_list, fit_value, render_list, split_list
+from mautic_mcp.tools.shaping import compact, fit_list, fit_value, off_loop_if_large, render_list, split_list
 from mautic_mcp.tools.tool import InvalidArguments, Kind, Reread, hints_for
 from mautic_mcp.tools.validation import ArgumentsValidator
 
@@ -143,8 +141,8 @@ class ProxyTool:
         )
 
     async def present(self, call: ProxyCall, answer: Any, max_chars: int, reread: Reread[ProxyCall]) -> str:
-        """Fitted in a worker thread: the work grows with the answer, and the event loop keeps serving."""
-        return await anyio.to_thread.run_sync(_fit, call, answer, max_chars)
+        """Fitted in a worker thread when large: the work grows with the answer, and the event loop keeps serving."""
+        return await off_loop_if_large(answer, _fit, call, answer, max_chars)
 
     def failure(self, call: ProxyCall, error: MembraneError) -> str:
         text = f"{NAME} {call.method} {call.path} failed: {error.message}"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+import anyio.to_thread
 
 LIST_KEYS: Final = ("records", "items", "data", "results")
 """Where a Membrane action's output holds its records."""
@@ -319,3 +321,35 @@ def cut_text(text: str, max_chars: int) -> str:
         "the server's --max-result-chars sets the cap]"
     )
     return text[: max_chars - 200] + note
+
+
+T = TypeVar("T")
+
+INLINE_FIT_NODES: Final = 2000
+"""An answer with at most this many values and characters/64 is fitted on the event loop: a worker
+thread's hand-off costs more than fitting it (a fraction of a millisecond)."""
+
+
+async def off_loop_if_large(answer: Any, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` in a worker thread when `answer` is large, else at once (no thread hand-off)."""
+    if is_small(answer):
+        return work(*args)
+    return await anyio.to_thread.run_sync(work, *args)
+
+
+def is_small(answer: Any, budget: int = INLINE_FIT_NODES) -> bool:
+    """Whether `answer` holds at most `budget` values (a string counting one per 64 characters).
+
+    Stops as soon as the budget is spent, so a large answer costs no more than a small one to judge."""
+    stack = [answer]
+    while stack:
+        value = stack.pop()
+        budget -= 1 + (len(value) >> 6 if isinstance(value, str) else 0)
+        if budget < 0:
+            return False
+        if isinstance(value, dict):
+            stack.extend(value.values())
+            budget -= len(value)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
