@@ -7,7 +7,7 @@ Each row prints the figure, the goal and the ratio side by side, measured in thi
     python bench/run.py [--quick]
 
 P1  added ms per call: median over alternating pairs of (a call through the server, with the Python
-    client) minus (the same CLI command run directly by this process)           goal <= 2 ms
+    client) minus (the same CLI command run directly by this process, `anyio.run_process`)   goal <= 2 ms
 P2  cold start to the first complete tools/list, stand-in taking 0.3 s per call, over
     (connection list + action list critical path = 0.6 s) + `import mcp.server` time   goal <= 1.3
 P3  warm start (second start, same cache folder): CLI processes started before tools/list is answered   goal 0
@@ -271,7 +271,7 @@ async def p1(base: Path, pairs: int) -> Row:
         f"{median / 2:.2f}",
         median <= 2,
         "instant /bin/sh",
-        f"median of {pairs} alternating pairs, Python client over stdio vs the same command run directly",
+        f"median of {pairs} alternating pairs, Python client over stdio vs anyio.run_process of the same command",
     )
 
 
