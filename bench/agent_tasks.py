@@ -251,6 +251,7 @@ def sandbox_env(folder: Path) -> dict[str, str]:
     """A fresh, seeded sandbox and the environment that points a server and the CLI at it."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MEMBRANE_SANDBOX_")}
     env["MEMBRANE_SANDBOX_DB"] = str(folder / "sandbox.db")
+    env["MAUTIC_MCP_CACHE_DIR"] = str(folder / "cache")  # the run's own, out of the user's
     subprocess.run([_sandbox_cli(), "reset"], env=env, check=True, capture_output=True, timeout=60)
     return env
 

@@ -257,6 +257,7 @@ def server_parameters(db: Path, log: Path, knobs: Path, max_concurrency: int, sl
         "MEMBRANE_SANDBOX_KNOBS": str(knobs),
         "MAUTIC_MCP_MAX_CONCURRENCY": str(max_concurrency),
         "MAUTIC_MCP_LOG_LEVEL": "WARNING",
+        "MAUTIC_MCP_CACHE_DIR": str(db.parent / "cache"),  # the run's own, out of the user's
     }
     if slow:
         env |= {"MEMBRANE_SANDBOX_FAULT": f"slow:{slow}", "MEMBRANE_SANDBOX_FAULT_ON": "action run,request"}

@@ -215,6 +215,7 @@ async def server(folder: Path, megabytes: float) -> AsyncIterator[Wire]:
         BENCH_CATALOG=str(folder / "bin" / "catalog.json"),
         BENCH_BYTES=str(int(megabytes * 1_000_000)),
         MAUTIC_MCP_LOG_LEVEL="WARNING",
+        MAUTIC_MCP_CACHE_DIR=str(folder / "cache"),  # the run's own, out of the user's
     )
     with (folder / "server.log").open("ab") as stderr:
         process = await anyio.open_process(server_argv(program), env=env, stderr=stderr, start_new_session=True)

@@ -44,6 +44,18 @@ def sandbox(tmp_path: Path, seeded_db: Path, monkeypatch: pytest.MonkeyPatch) ->
     yield box
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test touches the user's discovery cache, whatever starts its server: a module's fixture (before
+    `private_cache`), a server built with an empty environment, a child that inherits this one's."""
+    folder = tmp_path_factory.mktemp("session-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(folder))
+    patch.setenv("MAUTIC_MCP_CACHE_DIR", str(folder / "mautic-mcp"))
+    yield folder / "mautic-mcp"
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test's discovery cache in its own folder: no test starts warm from another's."""

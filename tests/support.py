@@ -25,7 +25,12 @@ class Sandbox:
     knobs: Path
     log: Path
     cache: Path | None = None
-    """The test's own discovery cache folder, passed on to every server the test starts."""
+    """The test's own discovery cache folder, passed on to every server the test starts (by default beside
+    the knobs): a server started with this environment never reads or writes the user's cache."""
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            self.cache = self.knobs.parent / "cache" / "mautic-mcp"
 
     @property
     def env(self) -> dict[str, str]:

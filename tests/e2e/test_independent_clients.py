@@ -91,6 +91,7 @@ def sandbox_env(tmp_path: Path) -> dict[str, str]:
         # One CLI process at a time: the call after a cancelled one can only run once the server has
         # really stopped the cancelled CLI process, which the TS client's timing check then shows.
         MAUTIC_MCP_MAX_CONCURRENCY="1",
+        MAUTIC_MCP_CACHE_DIR=str(tmp_path / "cache"),  # the test's own, out of the user's
     )
     return env
 
@@ -122,7 +123,7 @@ def inspector(node: str, server: list[str], env: dict[str, str], *options: str) 
     """`mcp-inspector --cli` with the server's environment passed by -e: the inspector gives a stdio
     server only a few variables of its own environment (PATH, HOME, ...)."""
     server_env = []
-    for name in ("MEMBRANE_SANDBOX_DB", "MAUTIC_MCP_PAGE_SIZE"):
+    for name in ("MEMBRANE_SANDBOX_DB", "MAUTIC_MCP_PAGE_SIZE", "MAUTIC_MCP_CACHE_DIR"):
         server_env += ["-e", f"{name}={env[name]}"]
     return [node, str(inspector_script()), "--cli", *options, "--format=json", *server_env, "--", *server]
 
