@@ -329,6 +329,9 @@ class Runner:
                 log.warning("ending process %d, left running by a finished CLI call", pid)
                 _kill_tree(pid)
                 self._strays.add(pid)
+                # It left the CLI's group for one of its own: the members it had are reaped as those of a
+                # finished group are, when they turn up here as zombies.
+                self._finished_groups.append(pid)
             children = _children(os.getpid())
         self._reap_strays(mine, children)
 
@@ -385,6 +388,8 @@ class _Capture:
     async def drain(self, stream: ByteReceiveStream) -> None:
         try:
             async for chunk in stream:
+                if self.full:  # drained so the CLI is not blocked, but nothing past the cap is kept
+                    continue
                 room = self.cap - self._size
                 if room > 0:
                     kept = chunk if len(chunk) <= room else chunk[:room]

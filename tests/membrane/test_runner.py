@@ -1,5 +1,6 @@
 """The one subprocess runner: caps, timeouts, cancellation, process groups, concurrency."""
 
+import os
 import sys
 import textwrap
 import time
@@ -134,3 +135,40 @@ def test_logged_form_hides_input_body_and_headers():
     )
     assert "hunter2" not in text and "s3cret" not in text and "secret-body" not in text
     assert text.startswith("membrane action run a1 --input=…")
+
+
+async def test_stderr_over_the_cap_keeps_its_first_bytes_only():
+    """Past the cap stderr is still drained, and what is kept is the start of it, never later chunks."""
+    code = "import sys\nfor n in range(41): sys.stderr.write(chr(65 + n % 26) * 65536); sys.stderr.flush()\nprint('ok')"
+    done = await python_runner(max_stderr_bytes=200_000).run([code])
+    written = b"".join(bytes([65 + n % 26]) * 65536 for n in range(41))
+    assert done.returncode == 0 and done.stdout == b"ok\n"
+    assert done.stderr and written.startswith(done.stderr), "only a prefix of what was written"
+
+
+STRAY_WITH_CHILD = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()  # leaves the CLI's group: a stray with a group of its own
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open(sys.argv[1], "w").write(str(child.pid))
+        time.sleep(60)
+        os._exit(0)
+    print("done")
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="strays are found through /proc")
+async def test_the_children_of_an_ended_stray_are_reaped_too(tmp_path):
+    """Ending a stray kills its tree; its child, re-parented to us, must not stay a zombie."""
+    marker = tmp_path / "child"
+    runner = python_runner()
+    assert (await runner.run([STRAY_WITH_CHILD, str(marker)])).returncode == 0
+    child = await wait_for_pid(marker)
+    with anyio.fail_after(5):
+        while os.path.exists(f"/proc/{child}"):
+            await runner.run(["pass"])
+            await anyio.sleep(0.05)
