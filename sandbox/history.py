@@ -38,28 +38,32 @@ def log_event(
     )
 
 
-def membership(store: Store, contact_id: int, entity: str, record: dict[str, Any], action: str) -> None:
+def membership(
+    store: Store, contact_id: int, entity: str, record: dict[str, Any], action: str, stamp: str | None = None
+) -> None:
     """A contact `added` to or `removed` from a segment or campaign, with the properties Mautic stores."""
     name = record.get("name")
     if entity == "segments":
-        log_event(store, contact_id, ("lead", "segment", action), record["id"], {"object_description": name})
+        log_event(store, contact_id, ("lead", "segment", action), record["id"], {"object_description": name}, stamp)
     else:
         properties = {"campaign_id": record["id"], "campaign_name": name, "object_description": name}
-        log_event(store, contact_id, ("campaign", "campaign", action), record["id"], properties)
+        log_event(store, contact_id, ("campaign", "campaign", action), record["id"], properties, stamp)
 
 
-def identified(store: Store, contact_id: int, batch: bool) -> None:
+def identified(store: Store, contact_id: int, batch: bool, stamp: str | None = None) -> None:
     """A contact created through the API with an email: Mautic logs `identified_contact` by the API user."""
     where = ("lead", "api-batch" if batch else "api-single", "identified_contact")
-    log_event(store, contact_id, where, None, {"object_description": USER_NAME})
+    log_event(store, contact_id, where, None, {"object_description": USER_NAME}, stamp)
 
 
-def stage_changed(store: Store, contact_id: int, stage: dict[str, Any], action_name: str) -> None:
+def stage_changed(
+    store: Store, contact_id: int, stage: dict[str, Any], action_name: str, stamp: str | None = None
+) -> None:
     """A contact moved into (`Manually Added`) or out of (`Manually Removed`) a stage."""
     store.conn.execute(
         "INSERT INTO lead_stages_change_log (lead_id, stage_id, event_name, action_name, date_added)"
         " VALUES (?, ?, ?, ?, ?)",
-        (contact_id, stage["id"], f"{stage['id']}: {stage.get('name')}", action_name, now()),
+        (contact_id, stage["id"], f"{stage['id']}: {stage.get('name')}", action_name, stamp or now()),
     )
 
 

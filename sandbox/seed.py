@@ -9,6 +9,7 @@ import random
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from mautic_mcp.sandbox.store import Store
@@ -506,58 +507,55 @@ def _history(store: Store) -> None:
     """The change logs behind the seeded contacts' timelines, agreeing with their data: how each contact was
     identified, its segment and campaign memberships, its stage, points that add up to its score, and which
     sends were read (each email's first `readCount` sends). A separate generator leaves the records as they were.
+    The event and stage rows are written by `history`, as the API's writes are, at the seeded dates.
     """
-    from mautic_mcp.sandbox.history import USER_ID, USER_NAME
-    from mautic_mcp.sandbox.store import dumps
+    from functools import partial
+
+    from mautic_mcp.sandbox import history
 
     rng = random.Random(7)
     conn = store.conn
-    names = {
-        table: {r["id"]: r["name"] for r in store.all(table)} for table in ("segments", "campaigns", "stages", "forms")
-    }
-    sources = [("lead", "api-single", None, USER_NAME), ("lead", "import", 1, "contacts-2024.csv")]
-    sources += [("form", "submission", fid, name) for fid, name in names["forms"].items()]
-    events: list[tuple[Any, ...]] = []
-    stage_logs: list[tuple[Any, ...]] = []
+    records = {table: {r["id"]: r for r in store.all(table)} for table in ("segments", "campaigns", "stages", "forms")}
+    sources = [("lead", "api-single", None, history.USER_NAME), ("lead", "import", 1, "contacts-2024.csv")]
+    sources += [("form", "submission", fid, form["name"]) for fid, form in records["forms"].items()]
+    # (date, contact, the write taking the date) in the order they happened; a stable sort keeps ties in order
+    events: list[tuple[str, int, Callable[[str], None]]] = []
+    stage_logs: list[tuple[str, Callable[[str], None]]] = []
     point_logs: list[tuple[Any, ...]] = []
     for contact in store.all("contacts"):
         cid, added = contact["id"], contact["dateAdded"]
         bundle, object_, object_id, description = rng.choice(sources)
-        events.append(
-            (cid, bundle, object_, "identified_contact", object_id, added, {"object_description": description})
-        )
+        if object_ == "api-single":
+            events.append((added, cid, partial(history.identified, store, cid, False)))
+        else:
+            where = (bundle, object_, "identified_contact")
+            properties = {"object_description": description}
+            events.append((added, cid, partial(history.log_event, store, cid, where, object_id, properties)))
         if contact.get("stage"):
-            stage = contact["stage"]
-            name = f"{stage}: {names['stages'][stage]}"
-            stage_logs.append((cid, stage, name, "Manually Added", contact["dateModified"]))
+            stage = records["stages"][contact["stage"]]
+            stage_logs.append(
+                (contact["dateModified"], partial(history.stage_changed, store, cid, stage, "Manually Added"))
+            )
         left, when = contact.get("points") or 0, added
         while left > 0:
             delta = left if left <= 10 or rng.random() < 0.4 else rng.randrange(1, left)
             when = _later(when, rng.randrange(30, 60 * 24 * 20))
             point_logs.append((cid, *rng.choice(POINT_ACTIONS), delta, when))
             left -= delta
-    for segment_id, cid, joined in conn.execute("SELECT * FROM segment_contacts ORDER BY contact_id, segment_id"):
-        name = names["segments"][segment_id]
-        events.append((cid, "lead", "segment", "added", segment_id, joined, {"object_description": name}))
-    for campaign_id, cid, joined in conn.execute(
-        "SELECT campaign_id, contact_id, date_added FROM campaign_contacts ORDER BY contact_id"
+    for entity, query in (
+        ("segments", "SELECT segment_id, contact_id, date_added FROM segment_contacts ORDER BY contact_id, segment_id"),
+        ("campaigns", "SELECT campaign_id, contact_id, date_added FROM campaign_contacts ORDER BY contact_id"),
     ):
-        name = names["campaigns"][campaign_id]
-        properties = {"campaign_id": campaign_id, "campaign_name": name, "object_description": name}
-        events.append((cid, "campaign", "campaign", "added", campaign_id, joined, properties))
-    events.sort(key=lambda e: (e[5], e[0]))
-    stage_logs.sort(key=_last)
+        for record_id, cid, joined in conn.execute(query):
+            record = records[entity][record_id]
+            events.append((joined, cid, partial(history.membership, store, cid, entity, record, "added")))
+    events.sort(key=lambda e: (e[0], e[1]))
+    stage_logs.sort(key=lambda e: e[0])
+    for stamp, _, write in events:
+        write(stamp)
+    for stamp, write in stage_logs:
+        write(stamp)
     point_logs.sort(key=_last)
-    conn.executemany(
-        "INSERT INTO lead_event_log (lead_id, user_id, user_name, bundle, object, action, object_id, date_added,"
-        " properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(e[0], USER_ID, USER_NAME, *e[1:6], dumps(e[6])) for e in events],
-    )
-    conn.executemany(
-        "INSERT INTO lead_stages_change_log (lead_id, stage_id, event_name, action_name, date_added)"
-        " VALUES (?, ?, ?, ?, ?)",
-        stage_logs,
-    )
     conn.executemany(
         "INSERT INTO lead_points_change_log (lead_id, type, event_name, action_name, delta, date_added)"
         " VALUES (?, ?, ?, ?, ?, ?)",
