@@ -170,6 +170,8 @@ class Runner:
         """Run number -> its CLI process, from the moment the process exists until it is reaped."""
         self._runs = itertools.count(1)
         self._token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._mark = f"{RUN_MARK}={self._token}:".encode()
+        """How this runner's mark starts in a process's environment."""
         self._strays: set[int] = set()
         """Left-behind processes this runner ended, kept until reaped (they are our children now)."""
         self._finished_groups: deque[int] = deque(maxlen=FINISHED_GROUPS_KEPT)
@@ -184,10 +186,12 @@ class Runner:
     @env.setter
     def env(self, env: Mapping[str, str] | None) -> None:
         self._env = dict(env) if env is not None else None
-        self._encoded = self._env is None and sys.platform != "win32"
-        """This process's environment, encoded once: Popen would encode each entry again at every spawn."""
-        self._base_env: Mapping[Any, Any] = self._env if self._env is not None else dict(os.environ)
-        if self._encoded:
+        self._base_env: Mapping[Any, Any]
+        if self._env is not None:
+            self._base_env = self._env  # the same dict: a change made to `env` in place is used
+        elif sys.platform == "win32":
+            self._base_env = dict(os.environ)
+        else:  # this process's environment, encoded once: Popen would encode each entry again at every spawn
             self._base_env = {os.fsencode(name): os.fsencode(value) for name, value in os.environ.items()}
 
     @property
@@ -199,12 +203,10 @@ class Runner:
         call started, wherever it went: the last thing done before the server exits on a signal."""
         for process in list(self._live.values()):
             _signal_group(process, hard=True)
-        if _PROC:
-            for pid in self._marked_descendants():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        if _PROC:  # the mark is inherited: what a marked child started is in its tree
+            for pid in _children(os.getpid()):
+                if self._run_of(pid) is not None:
+                    _kill_tree(pid)
 
     async def run(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
         argv = [*self.command, *args]
@@ -238,7 +240,7 @@ class Runner:
 
     def _environment(self, run: int) -> dict[Any, Any]:
         mark = f"{self._token}:{run}"
-        if self._encoded:
+        if self._env is None and sys.platform != "win32":
             return {**self._base_env, RUN_MARK.encode(): mark.encode()}
         return {**self._base_env, RUN_MARK: mark}
 
@@ -293,18 +295,6 @@ class Runner:
             return None
         return stdout, stderr
 
-    def _marked_descendants(self) -> list[int]:
-        """Every process below this one that a CLI of this runner started, or that one of those started."""
-        found: list[int] = []
-        queue = [(child, False) for child in _children(os.getpid())]
-        while queue:
-            pid, below_mark = queue.pop()
-            marked = below_mark or self._run_of(pid) is not None
-            if marked:
-                found.append(pid)
-            queue += [(child, marked) for child in _children(pid)]
-        return found
-
     def _end_strays(self) -> None:
         """End what finished CLI calls left running, wherever it went; reap what was ended before.
 
@@ -314,15 +304,13 @@ class Runner:
         """
         if not _PROC:
             return
-        running = {run for run, p in self._live.items() if p.returncode is None}
         mine = {p.pid for p in self._live.values()}
-        children = _children(os.getpid())
+        orphans = _orphans(mine)
+        if not orphans and not self._strays:
+            return
+        running = {run for run, p in self._live.items() if p.returncode is None}
         for _ in range(3):  # a stray may start another while it is being ended
-            found = [
-                pid
-                for pid in children
-                if pid not in mine and pid not in self._strays and self._run_of(pid) not in (None, *running)
-            ]
+            found = [pid for pid in orphans if pid not in self._strays and self._run_of(pid) not in (None, *running)]
             if not found:
                 break
             for pid in found:
@@ -332,12 +320,12 @@ class Runner:
                 # It left the CLI's group for one of its own: the members it had are reaped as those of a
                 # finished group are, when they turn up here as zombies.
                 self._finished_groups.append(pid)
-            children = _children(os.getpid())
-        self._reap_strays(mine, children)
+            orphans = _orphans(mine)
+        self._reap_strays(orphans)
 
     def _run_of(self, pid: int) -> int | None:
         """The run whose mark `pid` carries, or None when it is not a process of this runner."""
-        prefix = f"{RUN_MARK}={self._token}:".encode()
+        prefix = self._mark
         try:
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 environ = fh.read()
@@ -349,12 +337,12 @@ class Runner:
                 return int(number) if number.isdigit() else None
         return None
 
-    def _reap_strays(self, mine: set[int], children: list[int]) -> None:
+    def _reap_strays(self, orphans: list[int]) -> None:
         """Collect the exit status of strays we ended and of dead members of finished CLI groups."""
         groups = set(self._finished_groups)
-        for pid in children:
+        for pid in orphans:
             stat = _stat(pid)
-            if stat and stat.state == "Z" and pid not in mine and stat.pgid in groups and stat.pgid != pid:
+            if stat and stat.state == "Z" and stat.pgid in groups and stat.pgid != pid:
                 self._strays.add(pid)
         for pid in list(self._strays):
             try:
@@ -604,7 +592,6 @@ def _become_subreaper() -> None:
 @dataclass(frozen=True, slots=True)
 class _Stat:
     state: str
-    ppid: int
     pgid: int
 
 
@@ -614,7 +601,7 @@ def _stat(pid: int) -> _Stat | None:
             fields = fh.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return _Stat(fields[0].decode(), int(fields[1]), int(fields[2]))
+    return _Stat(fields[0].decode(), int(fields[2]))
 
 
 def _children(pid: int) -> list[int]:
@@ -631,6 +618,16 @@ def _children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def _orphans(mine: set[int]) -> list[int]:
+    """Our children that are not running CLIs: what was re-parented to us. An orphan goes to the subreaper's
+    first live thread, the main one, so only its `children` file is read (a file per thread costs more)."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as fh:
+            return [pid for pid in map(int, fh.read().split()) if pid not in mine]
+    except (OSError, ValueError):
+        return [pid for pid in _children(os.getpid()) if pid not in mine]
 
 
 def _kill_tree(root: int) -> None:
