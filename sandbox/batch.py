@@ -57,53 +57,46 @@ def _not_object(entity: Entity) -> dict[str, Any]:
     return {"code": 400, "message": message, "details": [], "type": None}
 
 
-def _answer(entity: Entity, records: dict[str, Any], codes: dict[str, int], errors: dict[str, Any]) -> dict[str, Any]:
-    out = {entity.list_key: php_array(records), "statusCodes": php_array(codes)}
+def _answer(
+    entity: Entity, records: dict[str, Any], codes: dict[str, int] | None, errors: dict[str, Any]
+) -> dict[str, Any]:
+    """The records written, by item key; `statusCodes` (none for batch delete); `errors` when an item failed."""
+    out = {entity.list_key: php_array(records)}
+    if codes is not None:
+        out["statusCodes"] = php_array(codes)
     if errors:
         out["errors"] = php_array(errors)
     return out
 
 
-class _Written:
-    """What a batch wrote, by item index: the records, each item's status code, and each failed item's error."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, Any] = {}
-        self.codes: dict[str, int] = {}
-        self.errors: dict[str, Any] = {}
-
-    def answer(self, entity: Entity) -> dict[str, Any]:
-        return _answer(entity, self.records, self.codes, self.errors)
-
-
 def _each(
-    store: Store,
-    entity: Entity,
-    body: Any,
-    write: Callable[[dict[str, Any]], Response],
-    refuse: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: None,
-) -> _Written | Response:
-    """Every item written on its own, in its own transaction, unless it is not an object or `refuse` (a 404
-    error body) turns it down first; a body that is not a list, or is over the limit, is the answer itself."""
+    store: Store, entity: Entity, body: Any, write: Callable[[dict[str, Any]], Response], status: int
+) -> Response:
+    """Every item written on its own, in its own transaction, unless it is not an object; the answer has
+    `status`. An item whose record is missing (404) gets Mautic's batch not-found error. A body that is not a
+    list, or is over the limit, is refused whole."""
     items = _items(body)
     if items is None:
         return _bad_body(entity)
     if len(items) > BATCH_LIMIT:
         return _too_many()
-    done = _Written()
+    records: dict[str, Any] = {}
+    codes: dict[str, int] = {}
+    errors: dict[str, Any] = {}
     for key, item in items:
-        refused = _not_object(entity) if not isinstance(item, dict) else refuse(item)
-        if refused is not None:
-            done.errors[key], done.codes[key] = refused, int(refused["code"])
+        if not isinstance(item, dict):
+            errors[key], codes[key] = _not_object(entity), 400
             continue
         with store.transaction():
-            status, answer = write(item)
-        done.codes[key] = status
-        if status >= 400:
-            done.errors[key] = _item_error(status, answer)
+            code, answer = write(item)
+        codes[key] = code
+        if code == 404:
+            errors[key] = dict(NOT_FOUND)
+        elif code >= 400:
+            errors[key] = _item_error(code, answer)
         else:
-            done.records[key] = answer[entity.single]
-    return done
+            records[key] = answer[entity.single]
+    return status, _answer(entity, records, codes, errors)
 
 
 def new(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
@@ -111,8 +104,7 @@ def new(store: Store, entity: Entity, method: str, body: Any, query: dict[str, A
     (companies) and updated, the item's error code otherwise; the answer itself is always 201."""
     from mautic_mcp.sandbox.writes import create
 
-    done = _each(store, entity, body, lambda item: create(store, entity, item, batch=True))
-    return (201, done.answer(entity)) if isinstance(done, _Written) else done
+    return _each(store, entity, body, lambda item: create(store, entity, item, batch=True), 201)
 
 
 def edit(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
@@ -120,18 +112,11 @@ def edit(store: Store, entity: Entity, method: str, body: Any, query: dict[str, 
     (404); PUT creates it (201) and clears the fields an existing record's item leaves out."""
     from mautic_mcp.sandbox.writes import edit as edit_one
 
-    def missing(item: dict[str, Any]) -> dict[str, Any] | None:
-        record_id = to_int(item.get("id"), 0)
-        if method == "PATCH" and (record_id <= 0 or store.get(entity.name, record_id) is None):
-            return dict(NOT_FOUND)
-        return None
-
     def write(item: dict[str, Any]) -> Response:
         fields = {k: v for k, v in item.items() if k != "id"}
         return edit_one(store, entity, max(to_int(item.get("id"), 0), 0), method, fields, batch=True)
 
-    done = _each(store, entity, body, write, missing)
-    return (200, done.answer(entity)) if isinstance(done, _Written) else done
+    return _each(store, entity, body, write, 200)
 
 
 def delete(store: Store, entity: Entity, method: str, body: Any, query: dict[str, Any]) -> Response:
@@ -145,16 +130,14 @@ def delete(store: Store, entity: Entity, method: str, body: Any, query: dict[str
     errors: dict[str, Any] = {}
     for index, given in enumerate(as_list(query.get("ids"))):
         record_id = to_int(given, 0)
+        # `> 0` also keeps a negative id beyond SQLite's integer range (-99999999999999999999) a 404
         with store.transaction():
             status, answer = delete_one(store, entity, record_id) if record_id > 0 else error(404)
         if status >= 400:
             errors[str(index)] = dict(NOT_FOUND)
         else:
             records[str(index)] = answer[entity.single]
-    out = {entity.list_key: php_array(records)}
-    if errors:
-        out["errors"] = php_array(errors)
-    return 200, out
+    return 200, _answer(entity, records, None, errors)
 
 
 def add_to_segment(store: Store, segment_id: int, body: Any) -> Response:
