@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -10,11 +11,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from mautic_mcp.server.config import build_settings
 from mautic_mcp.server.server import MauticServer
 from mautic_mcp.tools.actions import ActionTool
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @dataclass
@@ -104,6 +108,19 @@ def mautic_mcp_argv_with(constants: Mapping[str, float], *args: str) -> list[str
         f"{assignments}from mautic_mcp.server.cli import main; sys.exit(main({list(args)!r}))"
     )
     return [sys.executable, "-P", "-c", script]
+
+
+def bench_module(name: str) -> ModuleType:
+    """bench/<name>.py, loaded afresh as the module `bench_<name>`, with bench/ on sys.path as when the script is
+    run: its imports of the other bench modules resolve, and its dataclasses find their module."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def sandbox_app(**flags: Any) -> MauticServer:

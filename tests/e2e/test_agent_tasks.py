@@ -6,24 +6,17 @@ characters read; here every outcome must hold, in both protocol eras and under a
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import anyio
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "agent_tasks.py"
+from tests.support import bench_module
 
 
 def tasks_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agent_tasks", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("agent_tasks")
 
 
 @pytest.mark.parametrize(

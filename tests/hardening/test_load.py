@@ -7,7 +7,6 @@ Timings are printed by the bench, never asserted.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,20 +14,15 @@ from types import ModuleType
 import pytest
 
 from tests.hardening.helpers import make_sandbox
+from tests.support import bench_module
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="reads /proc")
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_CONCURRENCY = 4
 
 
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("load")
 
 
 async def test_a_thousand_mixed_calls_with_32_in_flight(tmp_path: Path, seeded_db: Path):

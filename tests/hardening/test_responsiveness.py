@@ -5,16 +5,16 @@ call still answer within 2 s. That bound is the issue's requirement, and the onl
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.support import bench_module
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a POSIX fake CLI, process groups")
 
-ROOT = Path(__file__).resolve().parents[2]
 CAP = 5.0
 """Seconds a probe is waited for: past the bound, a server still silent has failed; it is killed."""
 WINDOW = 3.0
@@ -22,12 +22,7 @@ WINDOW = 3.0
 
 
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_responsiveness", ROOT / "bench" / "responsiveness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("responsiveness")
 
 
 async def test_other_requests_answer_within_two_seconds_while_one_call_works(tmp_path: Path):

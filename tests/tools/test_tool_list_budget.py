@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "tool_list_tokens.py"
+from tests.support import bench_module
 
 
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tool_list_tokens", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("tool_list_tokens")
 
 
 def test_the_default_tool_list_is_within_its_token_budget_and_output_schemas_would_break_it():
