@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from benchlib import program
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
@@ -94,7 +94,7 @@ class Truth:
         self.env = env
 
     def request(self, path: str, *query: str, method: str = "GET") -> Any:
-        args = [_sandbox_cli(), "request", "mautic", path, f"--method={method}"]
+        args = [*_sandbox_cli(), "request", "mautic", path, f"--method={method}"]
         args += [f"--query={pair}" for pair in query]
         done = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=60, check=True)
         return json.loads(done.stdout)
@@ -215,19 +215,15 @@ TASKS: list[tuple[str, Callable[[Agent, Truth], Awaitable[str]]]] = [
 # --- running them ---------------------------------------------------------------------------------------
 
 
-def _beside_python(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
-
-
-def _sandbox_cli() -> str:
-    return _beside_python("membrane-sandbox")
+def _sandbox_cli() -> list[str]:
+    return program("membrane-sandbox", "mautic_mcp.sandbox")
 
 
 def server(env: dict[str, str], max_result_chars: int) -> StdioServerParameters:
+    command, *args = program("mautic-mcp", "mautic_mcp.server")
     return StdioServerParameters(
-        command=_beside_python("mautic-mcp"),
-        args=["--sandbox", f"--max-result-chars={max_result_chars}"],
+        command=command,
+        args=[*args, "--sandbox", f"--max-result-chars={max_result_chars}"],
         env={**env, "MAUTIC_MCP_LOG_LEVEL": "WARNING"},
     )
 
@@ -252,7 +248,7 @@ def sandbox_env(folder: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MEMBRANE_SANDBOX_")}
     env["MEMBRANE_SANDBOX_DB"] = str(folder / "sandbox.db")
     env["MAUTIC_MCP_CACHE_DIR"] = str(folder / "cache")  # the run's own, out of the user's
-    subprocess.run([_sandbox_cli(), "reset"], env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run([*_sandbox_cli(), "reset"], env=env, check=True, capture_output=True, timeout=60)
     return env
 
 

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from benchlib import program
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
@@ -246,10 +246,7 @@ def peak_overlap(entries: list[dict[str, Any]], since: float = 0.0) -> int:
 
 
 def server_parameters(db: Path, log: Path, knobs: Path, max_concurrency: int, slow: float) -> StdioServerParameters:
-    command = shutil.which("mautic-mcp")
-    args = ["--sandbox"]
-    if command is None:
-        command, args = sys.executable, ["-m", "mautic_mcp.server", "--sandbox"]
+    command, *args = program("mautic-mcp", "mautic_mcp.server")
     env = {
         **{name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ},
         "MEMBRANE_SANDBOX_DB": str(db),
@@ -261,7 +258,7 @@ def server_parameters(db: Path, log: Path, knobs: Path, max_concurrency: int, sl
     }
     if slow:
         env |= {"MEMBRANE_SANDBOX_FAULT": f"slow:{slow}", "MEMBRANE_SANDBOX_FAULT_ON": "action run,request"}
-    return StdioServerParameters(command=command, args=args, env=env)
+    return StdioServerParameters(command=command, args=[*args, "--sandbox"], env=env)
 
 
 async def _drive(client: Client, calls: list[Call], in_flight: int) -> tuple[list[float], list[str]]:

@@ -24,7 +24,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import benchlib
 from anyio.abc import Process
 
 BOUND = 2.0
@@ -154,9 +154,12 @@ def write_fake(folder: Path) -> Path:
 
 
 def server_argv(program: Path) -> list[str]:
-    installed = shutil.which("mautic-mcp")
-    command = [installed] if installed else [sys.executable, "-m", "mautic_mcp.server"]
-    return [*command, f"--membrane-bin={program}", "--intent=contacts", "--timeout=120"]
+    return [
+        *benchlib.program("mautic-mcp", "mautic_mcp.server"),
+        f"--membrane-bin={program}",
+        "--intent=contacts",
+        "--timeout=120",
+    ]
 
 
 class Wire:

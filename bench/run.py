@@ -26,7 +26,6 @@ import argparse
 import functools
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import Process
+from benchlib import program
 
 CONNECTION = "conn-bench"
 PROTOCOL = "2025-06-18"
@@ -118,8 +118,7 @@ def starts(folder: Path) -> list[tuple[float, str]]:
 
 
 def server_command() -> list[str]:
-    installed = shutil.which("mautic-mcp", path=str(Path(sys.executable).parent))
-    return [installed] if installed else [sys.executable, "-m", "mautic_mcp.server"]
+    return program("mautic-mcp", "mautic_mcp.server")
 
 
 @functools.cache
@@ -440,8 +439,7 @@ async def p6(base: Path) -> Row:
 
 
 def p7(runs: int) -> Row:
-    sandbox = shutil.which("membrane-sandbox", path=str(Path(sys.executable).parent))
-    command = [sandbox] if sandbox else [sys.executable, "-m", "mautic_mcp.sandbox"]
+    command = program("membrane-sandbox", "mautic_mcp.sandbox")
     with tempfile.TemporaryDirectory(prefix="mautic-mcp-bench-sandbox-") as home:
         env = {**os.environ, "HOME": home, "XDG_DATA_HOME": home, "XDG_STATE_HOME": home, "XDG_CONFIG_HOME": home}
         cases = [[sys.executable, "-c", "pass"], [*command, "status", "--json"]]

@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchlib import program
+
 BUDGET = 6_000
 """Tokens the default tool list may cost (cl100k_base)."""
 
@@ -43,11 +45,6 @@ def _run(args: list[str], db: Path) -> Any:
     return json.loads(done.stdout)
 
 
-def _beside_python(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
 def tool_lists() -> tuple[dict[str, Any], dict[str, Any]]:
     """The default tools/list payload, and the same with the actions' output schemas added."""
     from mautic_mcp.tools.naming import snake_case
@@ -55,8 +52,10 @@ def tool_lists() -> tuple[dict[str, Any], dict[str, Any]]:
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "sandbox.db"
-        listed = _run([_beside_python("mautic-mcp"), "tools", "--sandbox", "--json"], db)
-        catalog = _run([_beside_python("membrane-sandbox"), "action", "list", "--limit=100", "--json"], db)
+        listed = _run([*program("mautic-mcp", "mautic_mcp.server"), "tools", "--sandbox", "--json"], db)
+        catalog = _run(
+            [*program("membrane-sandbox", "mautic_mcp.sandbox"), "action", "list", "--limit=100", "--json"], db
+        )
     outputs = {
         snake_case(entry.get("key") or entry.get("name") or ""): entry.get("outputSchema")
         for entry in catalog["items"]
