@@ -11,19 +11,7 @@ import pytest
 
 from mautic_mcp.membrane.client import Membrane, MembraneError
 from mautic_mcp.membrane.runner import Runner
-
-SCRIPT = """
-import os, sys
-sys.stdout.write(os.environ["FAKE_STDOUT"])
-sys.stderr.write(os.environ["FAKE_STDERR"])
-sys.exit(int(os.environ["FAKE_EXIT"]))
-"""
-
-
-def scripted(stdout: str = "", stderr: str = "", exit_code: int = 0) -> Membrane:
-    env = {"FAKE_STDOUT": stdout, "FAKE_STDERR": stderr, "FAKE_EXIT": str(exit_code), "PATH": "/usr/bin:/bin"}
-    runner = Runner([sys.executable, "-c", SCRIPT], timeout=20, max_concurrency=2, env=env)
-    return Membrane(runner)
+from tests.membrane.support import scripted
 
 
 @pytest.mark.parametrize(

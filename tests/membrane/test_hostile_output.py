@@ -25,22 +25,12 @@ from mautic_mcp.membrane.client import Membrane, command
 from mautic_mcp.membrane.errors import ErrorCode, MembraneError
 from mautic_mcp.membrane.output import MAX_DEPTH, TOO_DEEP, UNPARSED, loggable, parse_json, quote
 from mautic_mcp.membrane.runner import Runner, describe_args
+from tests.membrane.support import scripted
 from tests.support import Sandbox, alive
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, setsid, process groups")
 
 FAST = settings(max_examples=200, deadline=None)
-SCRIPT = """
-import os, sys
-sys.stdout.write(os.environ["FAKE_STDOUT"])
-sys.stderr.write(os.environ["FAKE_STDERR"])
-sys.exit(int(os.environ["FAKE_EXIT"]))
-"""
-
-
-def scripted(stdout: str = "", stderr: str = "", exit_code: int = 0) -> Membrane:
-    env = {"FAKE_STDOUT": stdout, "FAKE_STDERR": stderr, "FAKE_EXIT": str(exit_code), "PATH": "/usr/bin:/bin"}
-    return Membrane(Runner([sys.executable, "-c", SCRIPT], timeout=20, max_concurrency=2, env=env))
 
 
 async def failure(membrane: Membrane, *, write: bool = True) -> MembraneError:
