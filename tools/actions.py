@@ -13,7 +13,7 @@ from mcp_types import Tool
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
-from mautic_mcp.tools.naming import assign_names, snake_case
+from mautic_mcp.tools.naming import assign_names, words
 from mautic_mcp.tools.schema import normalize
 from mautic_mcp.tools.shaping import (
     FittedList,
@@ -77,9 +77,9 @@ def action_kind(action: Action) -> Kind:
     the strongest one found (a deletion wins). A read is a read verb first, or a read
     type, with no write word anywhere; anything else is a write of unknown kind.
     """
-    words = [word for text in (action.key, action.name, action.type) for word in _words(text)]
-    found = {WRITE_WORDS[word] for word in words if word in WRITE_WORDS}
-    firsts = [own[0] for text in (action.key, action.name) if (own := _words(text))]
+    key, name, of_type = (words(text) for text in (action.key, action.name, action.type))
+    found = {WRITE_WORDS[word] for word in (*key, *name, *of_type) if word in WRITE_WORDS}
+    firsts = [own[0] for own in (key, name) if own]
     first = next((VERB_KINDS[word] for word in firsts if word in VERB_KINDS), None)
     if first is not None and first is not Kind.READ:
         found.add(first)
@@ -88,10 +88,6 @@ def action_kind(action: Action) -> Kind:
     if first is Kind.READ or action.type in READ_TYPES:
         return Kind.READ
     return Kind.WRITE
-
-
-def _words(text: str) -> list[str]:
-    return snake_case(text).split("_") if text.strip() else []
 
 
 def _strongest(kinds: set[Kind]) -> Kind:

@@ -24,12 +24,19 @@ _CASE_CHANGE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 
 
-def snake_case(text: str) -> str:
-    """`contacts.find-by Tag` → `contacts_find_by_tag`; `findContactsByEmail` → `find_contacts_by_email`."""
+def words(text: str) -> list[str]:
+    """Every word of the text, lowercased and uncut: `findContactsByEmail` → `["find", "contacts", "by", "email"]`."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     spaced = _CASE_CHANGE.sub("_", ascii_text.strip())
-    words = [word.lower() for word in _NOT_WORD.split(spaced) if word]
-    name = "_".join(words)[:MAX_LENGTH].rstrip("_")
+    return [word.lower() for word in _NOT_WORD.split(spaced) if word]
+
+
+def snake_case(text: str) -> str:
+    """`contacts.find-by Tag` → `contacts_find_by_tag`; `findContactsByEmail` → `find_contacts_by_email`.
+
+    Cut to MAX_LENGTH characters, so a name that long loses its last words: read `words` for all of them.
+    """
+    name = "_".join(words(text))[:MAX_LENGTH].rstrip("_")
     return name or "action"
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.tools.actions import action_kind, build_action_tools
+from mautic_mcp.tools.registry import build_registry
 from mautic_mcp.tools.tool import Kind
 
 
@@ -61,3 +62,17 @@ def test_read_only_mode_keeps_only_what_is_clearly_a_read():
     hints = tools["get_and_delete_contact"].tool.annotations
     assert hints is not None and hints.destructive_hint is True and hints.idempotent_hint is True
     assert (tools["get_and_delete_contact"].tool.description or "").endswith("Cannot be undone.")
+
+
+def test_a_write_word_past_the_64th_character_still_makes_a_write():
+    """Regression: kinds were read from the 64-character tool name, so a late `delete` went unseen."""
+    key = "get-contact-by-email-address-and-primary-company-name-and-afterwards-delete-the-contact"
+    assert key.index("delete") > 64
+    late = action(key, "find-data-record-by-id")
+    assert action_kind(late) is Kind.DELETE
+    (tool,) = build_action_tools([late], read_only=False, reserved=frozenset())
+    hints = tool.tool.annotations
+    assert hints is not None and hints.destructive_hint is True and hints.read_only_hint is not True
+    assert build_action_tools([late], read_only=True, reserved=frozenset()) == []
+    registry = build_registry([late], read_only=True)
+    assert registry.hidden == {tool.name} and registry.get(tool.name) is None
