@@ -10,29 +10,17 @@ record's message, and indents tracebacks so no line of one can pass for a record
 from __future__ import annotations
 
 import logging
-import re
 from typing import Final
 
-BREAKS: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-"""C0 controls but the tab (\\n, \\r, \\v, \\f, \\x1b, \\x1c-\\x1e among them), DEL, C1 controls (NEL is
-\\x85) and the Unicode line and paragraph separators: what splits a line or drives a terminal."""
-TRACE_BREAKS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-"""The same, but for the newlines a traceback is made of."""
+from mautic_mcp.membrane.output import loggable
+
 SHOWN_CHARS: Final = 120
 
 
-NAMED: Final = {"\n": "\\n", "\r": "\\r"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return NAMED.get(char) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
-
-
 def one_line(text: object) -> str:
-    """`text` as one line: every character that could end a line or drive a terminal, escaped."""
-    return BREAKS.sub(_escape, str(text))
+    """`text` as one line: every character that could end a line or drive a terminal, escaped
+    (the Membrane layer's `loggable`, for any object)."""
+    return loggable(str(text))
 
 
 def shown(text: object, limit: int = SHOWN_CHARS) -> str:
@@ -57,5 +45,4 @@ class OneLineFormatter(logging.Formatter):
 
 
 def _indented(text: str) -> str:
-    text = TRACE_BREAKS.sub(_escape, text.replace("\r\n", "\n"))
-    return "\n".join("    " + line for line in text.split("\n"))
+    return "\n".join("    " + loggable(line) for line in text.replace("\r\n", "\n").split("\n"))

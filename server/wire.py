@@ -25,6 +25,7 @@ from mcp_types import (
     TextContent,
 )
 
+from mautic_mcp.membrane.output import repair_text
 from mautic_mcp.server.logs import shown
 from mautic_mcp.tools.results import error_result
 
@@ -34,20 +35,10 @@ if TYPE_CHECKING:  # the SDK's transport stack is not needed to check what can b
 
 log = logging.getLogger(__name__)
 
-REPLACEMENT: Final = "\ufffd"
 UNSENDABLE: Final = (
     "The answer to this request could not be encoded as JSON and was not sent; the server is still running. "
     "Try the request again, or ask for less (a narrower search, one item by id)."
 )
-
-
-def repair_text(text: str) -> str:
-    """`text` with what UTF-8 cannot encode replaced by U+FFFD (a surrogate pair split in two is joined)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 def repair_value(value: Any) -> Any:
