@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     Found = list[tuple[str, dict[str, Any]]]
 
 SITE = "https://mautic.sandbox.invalid"
-# Every event type a stock Mautic registers for the API timeline, with its English name.
+# Every event type a stock Mautic registers for the API timeline, with its English name, in the order the API
+# lists them (by name, case aside).
 TYPES = {
     "asset.download": "Asset downloaded",
     "campaign.event": "Campaign action triggered",
@@ -94,7 +95,7 @@ def activity(store: Store, contact_id: int | None, query: dict[str, Any]) -> Res
         "events": events,
         "filters": filters,
         "order": order,
-        "types": dict(sorted(TYPES.items(), key=lambda item: item[1].lower())),
+        "types": dict(TYPES),
         "total": sum(totals.values()),
         "page": page,
         "limit": limit,
@@ -170,8 +171,27 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _contact_clause(contact_id: int | None, column: str = "lead_id") -> tuple[str, tuple[Any, ...]]:
-    return (f" WHERE {column} = ?", (contact_id,)) if contact_id is not None else ("", ())
+def _rows(
+    store: Store, select: str, contact_id: int | None, where: str = "", column: str = "lead_id", order: str = "id"
+) -> list[tuple[Any, ...]]:
+    """`SELECT <select> WHERE <column> = contact_id AND <where> ORDER BY <order>`: `select` is the columns and
+    the FROM; no contact condition when `contact_id` is None (every contact's rows), none for an empty `where`."""
+    conditions = ([f"{column} = ?"] if contact_id is not None else []) + ([where] if where else [])
+    sql = f"SELECT {select}" + (" WHERE " + " AND ".join(conditions) if conditions else "") + f" ORDER BY {order}"
+    return store.conn.execute(sql, (contact_id,) if contact_id is not None else ()).fetchall()
+
+
+def _event(kind: str, row_id: Any, label: Any, stamp: Any, contact_id: Any, details: Any) -> dict[str, Any]:
+    """A timeline event in the API's shape; `eventId` is the type followed by the row's id."""
+    return {
+        "event": kind,
+        "eventId": f"{kind}{row_id}",
+        "eventLabel": label,
+        "eventType": TYPES[kind],
+        "timestamp": stamp,
+        "contactId": str(contact_id),
+        "details": details,
+    }
 
 
 def _event_log(kind: str, where: str) -> Callable[[Store, int | None], Found]:
@@ -180,28 +200,12 @@ def _event_log(kind: str, where: str) -> Callable[[Store, int | None], Found]:
     def found(store: Store, contact_id: int | None) -> Found:
         import json
 
-        clause, params = _contact_clause(contact_id)
-        rows = store.conn.execute(
-            "SELECT id, lead_id, action, date_added, properties FROM lead_event_log"
-            + (clause + " AND " if clause else " WHERE ")
-            + where
-            + " ORDER BY id",
-            params,
-        ).fetchall()
+        rows = _rows(store, "id, lead_id, action, date_added, properties FROM lead_event_log", contact_id, where)
         out: Found = []
         for log_id, lead_id, action, stamp, properties in rows:
             extra = json.loads(properties)
-            template = LOG_LABELS.get((kind, action), "{name}")
-            event = {
-                "event": kind,
-                "eventId": f"{kind}{log_id}",
-                "eventLabel": template.format(name=extra.get("object_description")),
-                "eventType": TYPES[kind],
-                "timestamp": stamp,
-                "contactId": str(lead_id),
-                "details": _camel(extra),
-            }
-            out.append((properties, event))
+            label = LOG_LABELS.get((kind, action), "{name}").format(name=extra.get("object_description"))
+            out.append((properties, _event(kind, log_id, label, stamp, lead_id, _camel(extra))))
         return out
 
     return found
@@ -211,15 +215,16 @@ def _emails(state: str) -> Callable[[Store, int | None], Found]:
     """Sends (`email.sent`, at the send) or reads (`email.read`, at the read) with the stat Mautic shows."""
 
     def found(store: Store, contact_id: int | None) -> Found:
-        clause, params = _contact_clause(contact_id, "s.contact_id")
-        if state == "read":
-            clause += (" AND" if clause else " WHERE") + " s.is_read = 1"
-        rows = store.conn.execute(
-            "SELECT s.id, s.email_id, s.contact_id, s.date_sent, s.is_read, s.date_read, s.tracking_hash,"
+        rows = _rows(
+            store,
+            "s.id, s.email_id, s.contact_id, s.date_sent, s.is_read, s.date_read, s.tracking_hash,"
             " json_extract(e.data, '$.name'), json_extract(e.data, '$.subject')"
-            " FROM email_sends s LEFT JOIN emails e ON e.id = s.email_id" + clause + " ORDER BY s.id",
-            params,
-        ).fetchall()
+            " FROM email_sends s LEFT JOIN emails e ON e.id = s.email_id",
+            contact_id,
+            "s.is_read = 1" if state == "read" else "",
+            column="s.contact_id",
+            order="s.id",
+        )
         out: Found = []
         for send_id, email_id, lead_id, sent, is_read, read, hash_, name, subject in rows:
             stat = {
@@ -240,18 +245,11 @@ def _emails(state: str) -> Callable[[Store, int | None], Found]:
                 "storedSubject": subject,
                 "timeToRead": _duration(sent, read),
             }
-            label = name or "Custom Email"
-            event = {
-                "event": f"email.{state}",
-                "eventId": f"email.{state}{send_id}",
-                "eventLabel": {"label": label, "href": f"{SITE}/email/view/{hash_}", "isExternal": True}
-                if hash_
-                else label,
-                "eventType": TYPES[f"email.{state}"],
-                "timestamp": read if state == "read" else sent,
-                "contactId": str(lead_id),
-                "details": {"stat": _camel(stat), "type": state},
-            }
+            label: Any = name or "Custom Email"
+            if hash_:
+                label = {"label": label, "href": f"{SITE}/email/view/{hash_}", "isExternal": True}
+            stamp = read if state == "read" else sent
+            event = _event(f"email.{state}", send_id, label, stamp, lead_id, {"stat": _camel(stat), "type": state})
             out.append((f"{name or ''} {subject or ''}", event))
         return out
 
@@ -275,54 +273,28 @@ def _duration(sent: str, read: str | None) -> str | bool:
 
 def _stages(store: Store, contact_id: int | None) -> Found:
     """`lead_stages_change_log`; the label links to the stage, as Mautic's does."""
-    clause, params = _contact_clause(contact_id)
-    rows = store.conn.execute(
-        "SELECT id, lead_id, stage_id, event_name, action_name, date_added FROM lead_stages_change_log"
-        + clause
-        + " ORDER BY id",
-        params,
-    ).fetchall()
+    select = "id, lead_id, stage_id, event_name, action_name, date_added FROM lead_stages_change_log"
+    rows = _rows(store, select, contact_id)
     out: Found = []
     for log_id, lead_id, stage_id, name, action, stamp in rows:
         label: Any = name
         if stage_id is not None:
             label = {"label": name, "href": f"{SITE}/s/stages/edit/{stage_id}", "isExternal": False}
         log = {"id": str(log_id), "reference": _text(stage_id), "eventName": name, "actionName": action}
-        event = {
-            "event": "stage.changed",
-            "eventId": f"stage.changed{log_id}",
-            "eventLabel": label,
-            "eventType": TYPES["stage.changed"],
-            "timestamp": stamp,
-            "contactId": str(lead_id),
-            "details": {"log": {**log, "dateAdded": stamp}},
-        }
+        event = _event("stage.changed", log_id, label, stamp, lead_id, {"log": {**log, "dateAdded": stamp}})
         out.append((f"{name} {action}", event))
     return out
 
 
 def _points(store: Store, contact_id: int | None) -> Found:
     """`lead_points_change_log`, labelled `<event name> / <delta>`."""
-    clause, params = _contact_clause(contact_id)
-    rows = store.conn.execute(
-        "SELECT id, lead_id, type, event_name, action_name, delta, date_added FROM lead_points_change_log"
-        + clause
-        + " ORDER BY id",
-        params,
-    ).fetchall()
+    select = "id, lead_id, type, event_name, action_name, delta, date_added FROM lead_points_change_log"
+    rows = _rows(store, select, contact_id)
     out: Found = []
     for log_id, lead_id, kind, name, action, delta, stamp in rows:
         log = {"eventName": name, "actionName": action, "dateAdded": stamp, "type": kind, "delta": str(delta)}
-        event = {
-            "event": "point.gained",
-            "eventId": f"point.gained{log_id}",
-            "eventLabel": f"{name} / {delta}",
-            "eventType": TYPES["point.gained"],
-            "timestamp": stamp,
-            "contactId": str(lead_id),
-            "details": {"log": {**log, "id": str(log_id), "groupName": None}},
-        }
-        out.append((f"{name} {action}", event))
+        details = {"log": {**log, "id": str(log_id), "groupName": None}}
+        out.append((f"{name} {action}", _event("point.gained", log_id, f"{name} / {delta}", stamp, lead_id, details)))
     return out
 
 
