@@ -25,44 +25,13 @@ from mautic_mcp.tools.formats import is_date, is_date_time, is_email, is_uri
 from mautic_mcp.tools.results import MAX_ERROR_CHARS, invalid_arguments
 from mautic_mcp.tools.schema import NODE_BUDGET, normalize
 from mautic_mcp.tools.validation import ArgumentsValidator
-from tests.hostile_schemas import exponential, nested
-
-REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$id", "$anchor")
-
-
-def remote(port: int) -> dict[str, Any]:
-    base = f"http://127.0.0.1:{port}"
-    return {
-        "type": "object",
-        "$id": f"{base}/root.json",
-        "$dynamicAnchor": "meta",
-        "properties": {
-            "meta": {"$dynamicRef": f"{base}/meta.json#meta"},
-            "other": {"$ref": f"{base}/other.json"},
-            "relative": {"$ref": "other.json#/x"},
-            "anchor": {"$ref": "#here"},
-            "again": {"$recursiveRef": "#", "$recursiveAnchor": True},
-            "anchored": {"$id": f"{base}/nested.json", "$anchor": "here", "type": "string"},
-        },
-    }
+from tests.hostile_schemas import REFERENCE_KEYWORDS, accepted, exponential, nested, remote, silent_listener
 
 
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
-    """A TCP port that never answers: a fetch from it would hang, and a connection shows in its backlog."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        sock.setblocking(False)
+    with silent_listener() as sock:
         yield sock
-
-
-def connected(sock: socket.socket) -> bool:
-    try:
-        sock.accept()[0].close()
-    except BlockingIOError:
-        return False
-    return True
 
 
 def action(action_id: str, schema: Any, key: str = "") -> Action:
@@ -82,7 +51,7 @@ def test_remote_dynamic_and_anchored_references_are_stripped_and_never_fetched(l
     assert any("nothing is fetched" in note for note in normalized.notes)
     check = ArgumentsValidator(normalized.schema)
     assert check.errors({"meta": {"a": 1}, "other": 5, "relative": [], "again": 1, "anchored": "x"}) == []
-    assert not connected(listener)
+    assert not accepted(listener)
 
 
 def test_a_validator_never_fetches_even_from_a_schema_that_was_not_normalized(listener: socket.socket):
@@ -91,7 +60,7 @@ def test_a_validator_never_fetches_even_from_a_schema_that_was_not_normalized(li
     errors = ArgumentsValidator({"type": "object", "properties": {"x": {"$ref": url}}}).errors({"x": 1})
     assert time.monotonic() - started < 1
     assert errors and "could not be checked" in errors[0]
-    assert not connected(listener)
+    assert not accepted(listener)
 
 
 # --- size and depth ---------------------------------------------------------------------------------------------
