@@ -12,8 +12,8 @@ written, with the error Mautic sends: HTTP 500, "A max of 200 entities are suppo
 from __future__ import annotations
 
 from mautic_mcp.sandbox.entities import ENTITIES
-from mautic_mcp.sandbox.responses import error, php_array
-from mautic_mcp.sandbox.values import as_list, to_int
+from mautic_mcp.sandbox.responses import error
+from mautic_mcp.sandbox.values import as_list, php_array, to_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

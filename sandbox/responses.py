@@ -35,12 +35,3 @@ def invalid(details: dict[str, list[str]]) -> Response:
     """A 422 whose message names every field that failed, as Mautic's form validation does."""
     message = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in details.items())
     return error(422, message, details)
-
-
-def php_array(items: dict[Any, Any]) -> Any:
-    """How Mautic's JSON shows a PHP array: a list when its keys are 0, 1, … in order, otherwise an object keyed
-    by them (so a batch answer whose first item failed has `{"1": …, "2": …}` rather than a list)."""
-    keys = [str(k) for k in items]
-    if keys == [str(i) for i in range(len(keys))]:
-        return list(items.values())
-    return {str(k): v for k, v in items.items()}

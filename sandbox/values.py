@@ -1,4 +1,5 @@
-"""Request values read as leniently as Mautic's PHP reads them, and the timestamps it writes."""
+"""Request values read as leniently as Mautic's PHP reads them, the timestamps it writes, and PHP arrays as
+its JSON shows them."""
 
 from __future__ import annotations
 
@@ -63,10 +64,17 @@ def _bracket_keys(name: str) -> list[str]:
 
 
 def _listed(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    items = {k: _listed(v) for k, v in value.items()}
-    return list(items.values()) if list(items) == [str(i) for i in range(len(items))] else items
+    """`php_array` all the way down a nested value."""
+    return php_array({k: _listed(v) for k, v in value.items()}) if isinstance(value, dict) else value
+
+
+def php_array(items: dict[Any, Any]) -> Any:
+    """How Mautic's JSON shows a PHP array: a list when its keys are 0, 1, … in order, otherwise an object keyed
+    by them (so a batch answer whose first item failed has `{"1": …, "2": …}` rather than a list)."""
+    keys = [str(k) for k in items]
+    if keys == [str(i) for i in range(len(keys))]:
+        return list(items.values())
+    return {str(k): v for k, v in items.items()}
 
 
 def as_list(value: Any) -> list[Any]:
