@@ -1,5 +1,6 @@
 """The entities of the emulated Mautic: their field definitions, API keys, writable fields with defaults,
-required fields and sortable columns, and the tables that hold contact memberships. Data only.
+required fields and sortable columns, the tables that hold contact memberships, and the API user the writes
+are made as. Data only.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+# The API user every write is made as (the change logs' `user_id`, `user_name`); contacts show it as `createdBy`.
+USER_ID = 1
+USER_NAME = "Sandbox Admin"
 # (alias, label, type) of each field this Mautic instance has, all in the "core" group.
 CONTACT_FIELD_DEFS = (
     ("title", "Title", "lookup"),

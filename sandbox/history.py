@@ -6,6 +6,7 @@ changes shows up there as it would in Mautic.
 
 from __future__ import annotations
 
+from mautic_mcp.sandbox.entities import USER_ID, USER_NAME
 from mautic_mcp.sandbox.values import now
 
 TYPE_CHECKING = False
@@ -14,9 +15,6 @@ if TYPE_CHECKING:
 
     from mautic_mcp.sandbox.store import Store
 
-# The API user every write is made as; contacts show the same name as `createdByUser`.
-USER_ID = 1
-USER_NAME = "Sandbox Admin"
 LOG_TABLES = ("lead_event_log", "lead_stages_change_log", "lead_points_change_log")
 
 

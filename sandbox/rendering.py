@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mautic_mcp.sandbox.entities import COMPANY_FIELD_DEFS, CONTACT_FIELD_DEFS
+from mautic_mcp.sandbox.entities import COMPANY_FIELD_DEFS, CONTACT_FIELD_DEFS, USER_ID, USER_NAME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ class Renderer:
             "isPublished": True,
             "dateAdded": r.get("dateAdded"),
             "dateModified": r.get("dateModified"),
-            "createdBy": 1,
-            "createdByUser": "Sandbox Admin",
+            "createdBy": USER_ID,
+            "createdByUser": USER_NAME,
             "lastActive": r.get("lastActive"),
             "owner": None,
             "points": r.get("points", 0),

@@ -512,11 +512,12 @@ def _history(store: Store) -> None:
     from functools import partial
 
     from mautic_mcp.sandbox import history
+    from mautic_mcp.sandbox.entities import USER_NAME
 
     rng = random.Random(7)
     conn = store.conn
     records = {table: {r["id"]: r for r in store.all(table)} for table in ("segments", "campaigns", "stages", "forms")}
-    sources = [("lead", "api-single", None, history.USER_NAME), ("lead", "import", 1, "contacts-2024.csv")]
+    sources = [("lead", "api-single", None, USER_NAME), ("lead", "import", 1, "contacts-2024.csv")]
     sources += [("form", "submission", fid, form["name"]) for fid, form in records["forms"].items()]
     # (date, contact, the write taking the date) in the order they happened; a stable sort keeps ties in order
     events: list[tuple[str, int, Callable[[str], None]]] = []
