@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from mautic_mcp.sandbox.responses import Response
     from mautic_mcp.sandbox.store import Store
 
+LIMIT = 100  # the rows a page holds when the caller gives no `limit`, as Mautic's stats route defaults it
+
 
 def _date(column: str) -> str:
     """An ISO timestamp column as MySQL's `Y-m-d H:i:s`."""
@@ -158,7 +160,7 @@ def stats(store: Store, table: str | None, query: dict[str, Any]) -> Response:
             "availableTables": sorted(TABLES),
             "tableColumns": {t: sorted(columns) for t, (_, columns) in sorted(TABLES.items())},
         }
-    return rows(store, name, "stats", query, [], 100)
+    return rows(store, name, "stats", query, [])
 
 
 def campaign_contacts(store: Store, campaign_id: int, query: dict[str, Any]) -> Response:
@@ -169,13 +171,12 @@ def campaign_contacts(store: Store, campaign_id: int, query: dict[str, Any]) -> 
         {"col": "campaign_id", "expr": "eq", "val": campaign_id},
         {"col": "manually_removed", "expr": "eq", "val": 0},
     ]
-    return rows(store, "campaign_leads", "contacts", query, forced, 100)
+    return rows(store, "campaign_leads", "contacts", query, forced)
 
 
-def rows(
-    store: Store, table: str, key: str, query: dict[str, Any], forced: list[dict[str, Any]], limit: int
-) -> Response:
-    """One page of a table's rows under `key`, filtered by the caller's `where` and `forced`."""
+def rows(store: Store, table: str, key: str, query: dict[str, Any], forced: list[dict[str, Any]]) -> Response:
+    """One page of a table's rows under `key`, filtered by the caller's `where` and `forced`; `limit` defaults
+    to LIMIT."""
     source, columns = TABLES[table]
     try:
         where, params = _where([*_clauses(query.get("where")), *forced], columns)
@@ -188,7 +189,7 @@ def rows(
     total = store.conn.execute(f"SELECT count(*) FROM {inner}{clause}", params).fetchone()[0]
     found = store.conn.execute(
         f"SELECT * FROM {inner}{clause}{f' ORDER BY {order}' if order else ''} LIMIT ? OFFSET ?",
-        [*params, max(to_int(query.get("limit"), limit), 0), max(to_int(query.get("start"), 0), 0)],
+        [*params, max(to_int(query.get("limit"), LIMIT), 0), max(to_int(query.get("start"), 0), 0)],
     ).fetchall()
     names = list(columns)
     out = [{n: None if v is None else str(v) for n, v in zip(names, row, strict=True)} for row in found]
