@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Sandbox
+from tests.support import ERAS, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,12 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=60,
     )
     return path
+
+
+@pytest.fixture(params=list(ERAS))
+def era(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per protocol era (the version; `ERAS[era]` is the client mode that negotiates it)."""
+    return str(request.param)
 
 
 @pytest.fixture

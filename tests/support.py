@@ -19,6 +19,8 @@ from mautic_mcp.server.server import MauticServer
 from mautic_mcp.tools.actions import ActionTool
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
+"""Protocol version → the `Client` mode that negotiates it."""
 
 
 @dataclass
@@ -78,6 +80,13 @@ def mautic_mcp_argv(*args: str) -> list[str]:
     """The installed `mautic-mcp` with `args`, or the same program through `python -m mautic_mcp.server`."""
     command = shutil.which("mautic-mcp")
     return [command, *args] if command else [sys.executable, "-m", "mautic_mcp.server", *args]
+
+
+def stdio_env(box: Sandbox, **env: str) -> dict[str, str]:
+    """The environment of a stdio server on `box`: PATH and PYTHONPATH passed through (so a checkout can be
+    tested), the sandbox's variables, log level WARNING, then `env` over them."""
+    passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
+    return {**passed, **box.env, "MAUTIC_MCP_LOG_LEVEL": "WARNING", **env}
 
 
 def mautic_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -29,12 +29,11 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import ToolListChangedNotification
 
 from tests.e2e.test_independent_clients import TS_SDK_CLIENT, describe, inspector_script, node  # noqa: F401
-from tests.support import Sandbox, mautic_mcp_argv, mautic_mcp_argv_with, survivors
+from tests.support import ERAS, Sandbox, mautic_mcp_argv, mautic_mcp_argv_with, survivors
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process checks read /proc")
 
 TOKEN = "s3cret-token-0123456789abcdef"
-ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
 FAST = {"RECONNECT_INTERVAL_SECONDS": 0.0}
 INITIALIZE = {
     "jsonrpc": "2.0",

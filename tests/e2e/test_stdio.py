@@ -23,28 +23,18 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
 from mcp.types import ProgressNotification, ProgressNotificationParams, ToolListChangedNotification
 
-from tests.support import Sandbox, mautic_mcp_argv, mautic_mcp_argv_with, survivors
+from tests.support import ERAS, Sandbox, mautic_mcp_argv, mautic_mcp_argv_with, stdio_env, survivors
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process checks read /proc")
 
-ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
-"""Protocol version → the `Client` mode that negotiates it."""
 FAST = {"RECONNECT_INTERVAL_SECONDS": 0.0, "PROGRESS_INTERVAL_SECONDS": 0.25}
 """The server's intervals, shortened so a test sees several ticks and a fixed set-up at once."""
 
 
-@pytest.fixture(params=list(ERAS))
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def server_params(sandbox: Sandbox, constants: Mapping[str, float] | None = None, **env: str) -> StdioServerParameters:
     command, *args = mautic_mcp_argv_with(constants, "--sandbox") if constants else mautic_mcp_argv("--sandbox")
-    passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
     return StdioServerParameters(
-        command=command,
-        args=args,
-        env={**sandbox.env, "MAUTIC_MCP_LOG_LEVEL": "DEBUG", **passed, **env},
+        command=command, args=args, env=stdio_env(sandbox, **{"MAUTIC_MCP_LOG_LEVEL": "DEBUG", **env})
     )
 
 

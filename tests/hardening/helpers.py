@@ -23,7 +23,15 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 
 from mautic_mcp.server.server import MauticServer, build_server
-from tests.support import Sandbox, cmdline, live_processes, mautic_mcp_argv, sandbox_app, survivors
+from tests.support import (
+    Sandbox,
+    cmdline,
+    live_processes,
+    mautic_mcp_argv,
+    sandbox_app,
+    stdio_env,
+    survivors,
+)
 
 NOTHING_SENT = "Nothing was sent to Mautic"
 
@@ -112,12 +120,6 @@ def served(app: MauticServer, box: Sandbox) -> Iterator[Served]:
 
 def server_command() -> list[str]:
     return mautic_mcp_argv("--sandbox")
-
-
-def stdio_env(box: Sandbox, **env: str) -> dict[str, str]:
-    """The environment of a stdio server on `box` (PYTHONPATH passes through, so a checkout can be tested)."""
-    passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
-    return {**passed, **box.env, "MAUTIC_MCP_LOG_LEVEL": "WARNING", **env}
 
 
 def stdio_params(box: Sandbox, **env: str) -> StdioServerParameters:

@@ -10,7 +10,6 @@ the fake started is left, and that neither the results nor the server's log hold
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -28,11 +27,10 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ToolListChangedNotification
 
 from tests.hardening.helpers import RawSession, clean_environ, make_sandbox, wait_all_gone
-from tests.support import Sandbox, mautic_mcp_argv_with, sandbox_app
+from tests.support import ERAS, Sandbox, mautic_mcp_argv_with, sandbox_app, stdio_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc checks, a POSIX fake CLI")
 
-ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
 FAST = {"RECONNECT_INTERVAL_SECONDS": 0.3, "RETRY_FIRST_SECONDS": 0.3, "RETRY_MAX_SECONDS": 1.0}
 LIST_BOUND = 4.5
 """`tools/list` answers within this during a set-up check: the server waits 2.5 s, plus room for a loaded machine."""
@@ -108,11 +106,6 @@ STDERR_TO = (
 """Runs the server with its stderr appended to a file, to read its log afterwards."""
 
 
-@pytest.fixture(params=list(ERAS))
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @dataclass
 class Fake:
     """The fake `membrane` of one test: its control file, its process log and the server's stderr."""
@@ -149,15 +142,13 @@ class Fake:
 
     def params(self, *flags: str, constants: Mapping[str, float] = FAST) -> StdioServerParameters:
         argv = mautic_mcp_argv_with(constants, f"--membrane-bin={self.program}", *flags)
-        passed = {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
-        env = {
-            **passed,
-            **self.box.env,
-            "FAKE_CONTROL": str(self.control),
-            "FAKE_LOG": str(self.log),
-            "FAKE_FORGED": FORGED,
-            "MAUTIC_MCP_LOG_LEVEL": "INFO",
-        }
+        env = stdio_env(
+            self.box,
+            FAKE_CONTROL=str(self.control),
+            FAKE_LOG=str(self.log),
+            FAKE_FORGED=FORGED,
+            MAUTIC_MCP_LOG_LEVEL="INFO",
+        )
         return StdioServerParameters(
             command=sys.executable, args=["-c", STDERR_TO, json.dumps(argv), str(self.stderr)], env=env
         )
