@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -232,22 +232,36 @@ class ActionTool:
         return f"{name} {compact({argument: record['id']})}"
 
 
-def build_action_tools(actions: Sequence[Action], *, read_only: bool, reserved: frozenset[str]) -> list[ActionTool]:
-    """Tools for the actions, in the given order; read-only mode keeps read actions only.
+class ActionTools(list[ActionTool]):
+    """The tools built, in the catalog's order, and `hidden`: the write tools read-only mode left out, by name."""
 
-    One action whose schema cannot be made usable is left out, with a WARNING naming
-    it; it never stops the other tools from being built.
+    def __init__(self, tools: Iterable[ActionTool], hidden: Iterable[str] = ()) -> None:
+        super().__init__(tools)
+        self.hidden = tuple(hidden)
+
+
+def build_action_tools(actions: Sequence[Action], *, read_only: bool, reserved: frozenset[str]) -> ActionTools:
+    """Tools for the actions, in the given order; read-only mode builds read actions only.
+
+    Names are given over all the actions in both modes, so a tool is called the same
+    whether or not the server is read-only, and a write tool read-only mode leaves out
+    is named in `hidden` (without its schema being looked at). One action whose schema
+    cannot be made usable is left out, with a WARNING naming it; it never stops the
+    other tools from being built.
     """
-    kept = [a for a in actions if not read_only or action_kind(a) is Kind.READ]
-    names = assign_names(kept, reserved=reserved)
-    tools = [tool for action, name in zip(kept, names, strict=True) if (tool := _build_or_skip(action, name))]
+    names = assign_names(actions, reserved=reserved)
+    kinds = [action_kind(action) for action in actions]
+    planned = list(zip(actions, names, kinds, strict=True))
+    kept = [(action, name, kind) for action, name, kind in planned if not read_only or kind is Kind.READ]
+    hidden = [name for _, name, kind in planned if read_only and kind is not Kind.READ]
+    tools = [tool for action, name, kind in kept if (tool := _build_or_skip(action, name, kind))]
     getters = {tool.name: argument for tool in tools if (argument := _id_argument(tool)) is not None}
-    return [replace(tool, full_record=_full_record(tool, getters)) for tool in tools]
+    return ActionTools([replace(tool, full_record=_full_record(tool, getters)) for tool in tools], hidden=hidden)
 
 
-def _build_or_skip(action: Action, name: str) -> ActionTool | None:
+def _build_or_skip(action: Action, name: str, kind: Kind) -> ActionTool | None:
     try:
-        return _build(action, name)
+        return _build(action, name, kind)
     except Exception as error:  # a hostile schema (RecursionError and the like) costs this action only
         log.warning(
             "action %s (%s) left out: its input schema could not be used (%s: %s)",
@@ -281,8 +295,7 @@ def _full_record(tool: ActionTool, getters: Mapping[str, str]) -> tuple[str, str
     return None
 
 
-def _build(action: Action, name: str) -> ActionTool:
-    kind = action_kind(action)
+def _build(action: Action, name: str, kind: Kind) -> ActionTool:
     normalized = normalize(action.input_schema)
     if normalized.notes:
         notes = "; ".join(normalized.notes)

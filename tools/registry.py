@@ -11,7 +11,7 @@ from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.tools.actions import build_action_tools
 from mautic_mcp.tools.proxy import NAME as PROXY_NAME
 from mautic_mcp.tools.proxy import ProxyTool
-from mautic_mcp.tools.tool import Kind, ServerTool
+from mautic_mcp.tools.tool import ServerTool
 
 
 class ToolRegistry:
@@ -49,7 +49,5 @@ def build_registry(actions: Sequence[Action], *, read_only: bool) -> ToolRegistr
     whether or not the server is read-only, and a hidden write tool can be named when
     a client calls it.
     """
-    action_tools = build_action_tools(actions, read_only=False, reserved=frozenset({PROXY_NAME}))
-    kept = [tool for tool in action_tools if not read_only or tool.kind is Kind.READ]
-    hidden = [tool.name for tool in action_tools if read_only and tool.kind is not Kind.READ]
-    return ToolRegistry([*kept, ProxyTool(read_only=read_only)], hidden=hidden)
+    action_tools = build_action_tools(actions, read_only=read_only, reserved=frozenset({PROXY_NAME}))
+    return ToolRegistry([*action_tools, ProxyTool(read_only=read_only)], hidden=action_tools.hidden)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mautic_mcp.membrane.catalog import Action
+from mautic_mcp.tools import actions
 from mautic_mcp.tools.actions import action_kind, build_action_tools
 from mautic_mcp.tools.registry import build_registry
 from mautic_mcp.tools.tool import Kind
@@ -76,3 +79,22 @@ def test_a_write_word_past_the_64th_character_still_makes_a_write():
     assert build_action_tools([late], read_only=True, reserved=frozenset()) == []
     registry = build_registry([late], read_only=True)
     assert registry.hidden == {tool.name} and registry.get(tool.name) is None
+
+
+def test_read_only_mode_names_tools_over_every_action_and_builds_only_the_reads(monkeypatch: pytest.MonkeyPatch):
+    catalog = [action("list_contacts", "delete-data-record"), action("list-contacts", "list-data-records")]
+    built: list[Any] = []
+
+    def normalize(schema: Any) -> Any:
+        built.append(schema)
+        return real(schema)
+
+    real = actions.normalize
+    monkeypatch.setattr(actions, "normalize", normalize)
+    read_write = build_action_tools(catalog, read_only=False, reserved=frozenset())
+    assert len(built) == 2 and read_write.hidden == ()
+    built.clear()
+    read_only = build_action_tools(catalog, read_only=True, reserved=frozenset())
+    assert len(built) == 1
+    assert [tool.name for tool in read_only] == [read_write[1].name] != ["list_contacts"]
+    assert read_only.hidden == ("list_contacts",) == (read_write[0].name,)
