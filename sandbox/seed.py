@@ -6,6 +6,7 @@ Everything derives from `random.Random(42)` and the lists below; dates are fixed
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -161,25 +162,13 @@ PARAGRAPHS = (
     "get back to you within one business day.",
 )
 
+EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
+
 
 def _stamp(day: int, minute: int) -> str:
-    """An ISO timestamp `day` days after 2023-01-01 (a fixed epoch keeps the seed deterministic)."""
-    month_days = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-    year, day = 2023, day
-    while True:
-        length = 366 if year % 4 == 0 else 365
-        if day < length:
-            break
-        day -= length
-        year += 1
-    month = 0
-    while True:
-        length = month_days[month] + (1 if month == 1 and year % 4 == 0 else 0)
-        if day < length:
-            break
-        day -= length
-        month += 1
-    return f"{year:04d}-{month + 1:02d}-{day + 1:02d}T{minute // 60 % 24:02d}:{minute % 60:02d}:00+00:00"
+    """An ISO timestamp `day` days after 2023-01-01 (a fixed epoch keeps the seed deterministic), at `minute`
+    of that day; a minute past the day's end wraps round within it rather than moving to the next."""
+    return (EPOCH + timedelta(days=day, minutes=minute % (24 * 60))).isoformat()
 
 
 def _html(rng: random.Random, title: str, index: int) -> str:
@@ -494,8 +483,6 @@ POINT_ACTIONS = (
 
 
 def _later(stamp: str, minutes: int) -> str:
-    from datetime import datetime, timedelta
-
     return (datetime.fromisoformat(stamp) + timedelta(minutes=minutes)).isoformat()
 
 
