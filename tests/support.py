@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mcp.types import CallToolResult
+
 from mautic_mcp.server.config import build_settings
 from mautic_mcp.server.server import MauticServer
 from mautic_mcp.tools.actions import ActionTool
@@ -56,9 +58,7 @@ class Sandbox:
         self.knobs.unlink(missing_ok=True)
 
     def invocations(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        return read_jsonl(self.log)
 
     def commands(self) -> list[list[str]]:
         return [entry["argv"] for entry in self.invocations() if "end" in entry or "exit" in entry]
@@ -74,6 +74,18 @@ class Sandbox:
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of a log written a line each (blank lines skipped); none while it does not exist."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def text(result: CallToolResult) -> str:
+    """The text of a tool result: its text blocks joined, any other block contributing nothing."""
+    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 def mautic_mcp_argv(*args: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from mautic_mcp.server.config import build_settings
 from mautic_mcp.server.server import MauticServer
 from tests.hardening.helpers import clean_environ
-from tests.support import cmdline, live_processes
+from tests.support import cmdline, live_processes, read_jsonl
 
 FAKE_CONNECTION = "conn-hostile"
 FAKE_CLI = """\
@@ -72,8 +72,7 @@ def fake_membrane(folder: Path, catalog: list[dict[str, Any]]) -> Path:
 
 
 def fake_invocations(folder: Path) -> list[dict[str, Any]]:
-    log = folder / "invocations.jsonl"
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    return read_jsonl(folder / "invocations.jsonl")
 
 
 def app_on_fake(program: Path, **flags: Any) -> MauticServer:

@@ -28,9 +28,11 @@ from tests.support import (
     cmdline,
     live_processes,
     mautic_mcp_argv,
+    read_jsonl,
     sandbox_app,
     stdio_env,
     survivors,
+    text,
 )
 
 NOTHING_SENT = "Nothing was sent to Mautic"
@@ -55,10 +57,6 @@ def app_on(box: Sandbox, **flags: Any) -> MauticServer:
 def clean_environ() -> dict[str, str]:
     """os.environ without sandbox knobs that a developer's shell may have set."""
     return {k: v for k, v in os.environ.items() if not k.startswith("MEMBRANE_SANDBOX_")}
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 def log_lines(box: Sandbox) -> int:
@@ -175,10 +173,6 @@ def server_pids(box: Sandbox) -> list[int]:
         if is_server and environ_of(pid).get("MEMBRANE_SANDBOX_LOG") == str(box.log):
             found.append(pid)
     return found
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def rss_bytes(pid: int) -> int:
@@ -404,9 +398,7 @@ def write_hostile_cli(folder: Path) -> Path:
 
 def hostile_log(path: Path) -> list[dict[str, Any]]:
     """Every process the hostile CLI started, as it logged itself (pid, pgid, argv, grandchild)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def processes_with_env(name: str, value: str) -> list[int]:

@@ -123,7 +123,7 @@ def case(server: Session) -> Iterator[Session]:
     assert not any(separator in log for separator in ("\u2028", "\u2029", "\x85", "\r")), "a line break was forged"
 
 
-def failed(session: Session, name: str, arguments: dict[str, Any], **expected: bool) -> str:
+def failed(session: Session, name: str, arguments: dict[str, Any]) -> str:
     is_error, shown = session.result(name, arguments)
     assert is_error, shown[:500]
     for secret in SECRETS:

@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ToolListChangedNotification
 
 from tests.hardening.helpers import RawSession, clean_environ, make_sandbox, wait_all_gone
-from tests.support import ERAS, Sandbox, mautic_mcp_argv_with, sandbox_app, stdio_env
+from tests.support import ERAS, Sandbox, mautic_mcp_argv_with, read_jsonl, sandbox_app, stdio_env, text
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc checks, a POSIX fake CLI")
 
@@ -135,10 +135,7 @@ class Fake:
         self.control.write_text(json.dumps(control))
 
     def started(self, command: str | None = None) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        entries = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-        return [entry for entry in entries if command is None or entry["command"] == command]
+        return [entry for entry in read_jsonl(self.log) if command is None or entry["command"] == command]
 
     def params(self, *flags: str, constants: Mapping[str, float] = FAST) -> StdioServerParameters:
         argv = mautic_mcp_argv_with(constants, f"--membrane-bin={self.program}", *flags)
@@ -190,10 +187,6 @@ async def session(
             yield client
     finally:
         await anyio.to_thread.run_sync(wait_all_gone, fake.started(), 10.0)
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 async def names(client: Client) -> list[str]:

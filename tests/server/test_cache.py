@@ -33,14 +33,10 @@ from mautic_mcp.membrane.cache import (
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.server.config import ConfigError, build_settings
 from mautic_mcp.server.server import MauticServer, build_server
-from tests.support import Sandbox, sandbox_app
+from tests.support import Sandbox, sandbox_app, text
 
 INTENTS = ["contacts", "segments"]
 SANDBOX_CONNECTION = "66a1f0c2b7e4d5a6c3b2a100"
-
-
-def text(result: Any) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 def cached_app(folder: Path, **flags: Any) -> MauticServer:

@@ -23,15 +23,11 @@ from mcp.types import ToolListChangedNotification
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.errors import ErrorCode, MembraneError
 from mautic_mcp.server.server import MauticServer, build_server
-from tests.support import Sandbox, sandbox_app, survivors
+from tests.support import Sandbox, sandbox_app, survivors, text
 
 HUNG = {"fault": "hang", "fault_on": "connection list"}
 LIST_BOUND = 3.0
 """`tools/list` must answer within this while the set-up is being checked (the issue's bound)."""
-
-
-def text(result: Any) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 async def names(client: Client) -> list[str]:
