@@ -150,13 +150,14 @@ def fit_list(listing: ListAnswer, max_chars: int, reader: Reader, *, next_size: 
     rows: list[tuple[str | None, Any]] = []
     previews = 0
     used = 2
-    first: tuple[str | None, Any, int] | None = None
+    first: tuple[str | None, Any, int, int] | None = None
     for key, record in listing.rows:
         shortened, count = preview_long_text(drop_nulls(record), reader(record))
-        size = len(compact(shortened)) + 1 + (len(compact(key)) + 1 if key is not None else 0)
+        length = len(compact(shortened))
+        size = length + 1 + (len(compact(key)) + 1 if key is not None else 0)
         if used + size > budget:
             if not rows:
-                first = (key, shortened, count)
+                first = (key, shortened, count, length)
             break
         used += size
         rows.append((key, shortened))
@@ -171,12 +172,15 @@ def fit_list(listing: ListAnswer, max_chars: int, reader: Reader, *, next_size: 
 
 
 def _alone(
-    first: tuple[str | None, Any, int], listing: ListAnswer, budget: int, max_chars: int, reader: Reader
+    first: tuple[str | None, Any, int, int], listing: ListAnswer, budget: int, max_chars: int, reader: Reader
 ) -> tuple[list[tuple[str | None, Any]], int, list[str]]:
-    """A first record too long for the page on its own: its longest text cut, then its trailing fields left out."""
-    key, record, previews = first
+    """A first record too long for the page on its own: its longest text cut, then its trailing fields left out.
+
+    `first` is (its key, the record as shaped, how many previews it holds, its compact JSON's length).
+    """
+    key, record, previews, length = first
     room = max(budget - NOTE_CHARS // 2, 2 * MIN_KEPT)
-    record, cut = fit_value_parts(record, room)
+    record, cut = fit_value_parts(record, room, size=length)
     record, left_out = _keep_leading_fields(record, room)
     notes = [f"{previews} long text field(s) are shown as previews"] if previews else []
     notes.append(_cut_note(cut, max_chars))
@@ -218,7 +222,7 @@ def fit_value(value: Any, max_chars: int) -> str:
     text = compact(value)
     if len(text) <= max_chars:
         return text
-    fitted, cut = fit_value_parts(value, max_chars - ENVELOPE_ROOM)
+    fitted, cut = fit_value_parts(value, max_chars - ENVELOPE_ROOM, size=len(text))
     note = _cut_note(cut, max_chars)
     wrapped = {"note": note, **fitted} if isinstance(fitted, dict) else {"note": note, "result": fitted}
     text = compact(wrapped)
@@ -227,13 +231,14 @@ def fit_value(value: Any, max_chars: int) -> str:
     return cut_text(text, max_chars)
 
 
-def fit_value_parts(value: Any, budget: int) -> tuple[Any, list[tuple[str, int, int]]]:
+def fit_value_parts(value: Any, budget: int, *, size: int | None = None) -> tuple[Any, list[tuple[str, int, int]]]:
     """Cut the longest text fields, longest first, until the value fits `budget` (or none is left to cut).
 
     `value` must be the caller's own copy (from `drop_nulls`): fields are cut in place, so
     each cut costs its path, not a copy of every list on the way. A field too short for a
-    cut to save anything is left whole. Returns the value and, per cut field, (its path,
-    characters kept, characters in all).
+    cut to save anything is left whole. `size` is the length of `value` as compact JSON,
+    when the caller has measured it already (it is measured here otherwise). Returns the
+    value and, per cut field, (its path, characters kept, characters in all).
     """
     leaves: list[tuple[int, tuple[Any, ...]]] = []
 
@@ -249,7 +254,7 @@ def fit_value_parts(value: Any, budget: int) -> tuple[Any, list[tuple[str, int, 
 
     collect(value, ())
     leaves.sort(key=lambda leaf: -leaf[0])
-    excess = len(compact(value)) - budget
+    excess = (len(compact(value)) if size is None else size) - budget
     cuts: list[tuple[str, int, int]] = []
     for length, path in leaves:
         if excess <= 0:

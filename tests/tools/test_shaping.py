@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mautic_mcp.tools.shaping import cut_text, fit_list, fit_value, render_list, split_list
+import pytest
+
+from mautic_mcp.tools import shaping
+from mautic_mcp.tools.shaping import cut_text, fit_list, fit_value, fit_value_parts, render_list, split_list
 
 
 def no_reader(record: Any) -> str | None:
@@ -84,3 +87,21 @@ def test_a_single_answer_names_the_field_it_cut_and_never_sends_the_model_back_t
 def test_text_answers_are_cut_with_a_note_on_the_cap():
     text = cut_text("y" * 50_000, 1000)
     assert len(text) <= 1000 and "50,000 characters in all" in text and "--max-result-chars" in text
+
+
+def test_a_long_answer_is_serialised_once_before_its_fields_are_cut(monkeypatch: pytest.MonkeyPatch):
+    email = {"id": 1, "subject": "Hi", "customHtml": "<p>" + "x" * 100_000 + "</p>", "plainText": "y" * 50_000}
+    expected = fit_value(email, 5000)
+    whole: list[int] = []
+    real = shaping.compact
+
+    def counting(value: Any) -> str:
+        text = real(value)
+        whole.append(len(text) > 100_000)
+        return text
+
+    monkeypatch.setattr(shaping, "compact", counting)
+    assert fit_value(email, 5000) == expected
+    assert whole.count(True) == 1, "the answer at full length is made JSON once, its length passed on"
+    size = len(real(email))
+    assert fit_value_parts(dict(email), 3000, size=size) == fit_value_parts(dict(email), 3000)
