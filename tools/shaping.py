@@ -62,10 +62,10 @@ class ListAnswer:
     cursor: str | None = None
 
 
-def split_list(answer: Any, *, keys: tuple[str, ...] = LIST_KEYS, any_key: bool = False) -> ListAnswer | None:
+def split_list(answer: Any, *, any_key: bool = False) -> ListAnswer | None:
     """The records of a list answer, or None when the answer is not a list.
 
-    Takes a bare list, records under one of `keys`, or (with `any_key`, for Mautic's
+    Takes a bare list, records under one of LIST_KEYS, or (with `any_key`, for Mautic's
     own answers) the largest list or id-keyed object at the top level.
     """
     if isinstance(answer, list):
@@ -75,7 +75,7 @@ def split_list(answer: Any, *, keys: tuple[str, ...] = LIST_KEYS, any_key: bool 
     best: str | None = None
     for key, value in answer.items():
         collection = isinstance(value, list) or _is_rows(value) or value == {}
-        if (key in keys or any_key) and collection and (best is None or _length(value) > _length(answer[best])):
+        if (key in LIST_KEYS or any_key) and collection and (best is None or _length(value) > _length(answer[best])):
             best = key
     if best is None:
         return None
@@ -131,9 +131,12 @@ class FittedList:
     """The records kept (with their envelope still to add) and what the model must be told."""
 
     listing: ListAnswer
-    shown: int
-    previews: int
     notes: list[str]
+
+    @property
+    def shown(self) -> int:
+        """How many records were kept."""
+        return len(self.listing.rows)
 
 
 def fit_list(listing: ListAnswer, max_chars: int, reader: Reader, *, next_size: int = 0) -> FittedList:
@@ -164,16 +167,16 @@ def fit_list(listing: ListAnswer, max_chars: int, reader: Reader, *, next_size: 
         previews += count
     notes: list[str] = []
     if first is not None:
-        rows, previews, notes = _alone(first, listing, budget, max_chars, reader)
+        rows, notes = _alone(first, listing, budget, max_chars, reader)
     elif previews:
         notes.append(f"{previews} long text field(s) are shown as previews")
     kept = ListAnswer(rows, listing.key, listing.keyed, others, listing.total, listing.cursor)
-    return FittedList(kept, len(rows), previews, notes)
+    return FittedList(kept, notes)
 
 
 def _alone(
     first: tuple[str | None, Any, int, int], listing: ListAnswer, budget: int, max_chars: int, reader: Reader
-) -> tuple[list[tuple[str | None, Any]], int, list[str]]:
+) -> tuple[list[tuple[str | None, Any]], list[str]]:
     """A first record too long for the page on its own: its longest text cut, then its trailing fields left out.
 
     `first` is (its key, the record as shaped, how many previews it holds, its compact JSON's length).
@@ -189,7 +192,7 @@ def _alone(
         where = f" ({read} reads it in full)" if read else ""
         names = ", ".join(left_out[:6]) + (f" and {len(left_out) - 6} more" if len(left_out) > 6 else "")
         notes.append(f"fields left out of the first record{where}: {names}")
-    return [(key, record)], previews, notes
+    return [(key, record)], notes
 
 
 def render_list(
