@@ -141,8 +141,8 @@ class Setup:
         self._cached_intents: set[str] = set()
         """Intents whose page came from the cache: a failed re-check keeps it."""
         self._saved: Entry | None = None
-        self.removed: dict[str, str] = {}
-        """Tools a change took away, by name: a call to one says what changed."""
+        self.removed: set[str] = set()
+        """Tools a change took away: a call to one says what changed."""
         self.warm_refresh = WARM_REFRESH_SECONDS
         self.warm_refresh_after_list = WARM_REFRESH_AFTER_LIST
         self._listed = anyio.Event()
@@ -350,18 +350,17 @@ class Setup:
         async def one(intent: str) -> None:
             try:
                 page = await self.membrane.list_actions(connection_id, intent, self.settings.limit)
-            except MembraneError as error:
-                log.warning("discovery for intent %s failed: %s", shown(repr(intent)), one_line(error.message))
-                if intent not in self._cached_intents:
+            except Exception as error:
+                if isinstance(error, MembraneError):
+                    log.warning("discovery for intent %s failed: %s", shown(repr(intent)), error.message)
+                else:
+                    log.exception("discovery for intent %s failed unexpectedly", shown(repr(intent)))
+                    error = MembraneError(
+                        ErrorCode.FAILED, f"Discovery for intent {intent!r} failed unexpectedly (see the server log)."
+                    )
+                if intent not in self._cached_intents:  # a page the cache served stays until one replaces it
                     self.pages.pop(intent, None)
                 self.failures[intent] = error
-            except Exception:
-                log.exception("discovery for intent %s failed unexpectedly", shown(repr(intent)))
-                if intent not in self._cached_intents:
-                    self.pages.pop(intent, None)
-                self.failures[intent] = MembraneError(
-                    ErrorCode.FAILED, f"Discovery for intent {intent!r} failed unexpectedly (see the server log)."
-                )
             else:
                 self.pages[intent] = page
                 self.failures.pop(intent, None)
@@ -398,12 +397,7 @@ class Setup:
             self.discovery = discovery
             before, self.registry = self.registry, registry
             if changed:
-                now = set(registry.names())
-                for name in before.names():
-                    if name not in now:
-                        self.removed[name] = name
-                for name in now:
-                    self.removed.pop(name, None)
+                self.removed = (self.removed | set(before.names())) - set(registry.names())
                 self.revision += 1
                 await self.changed()
 
