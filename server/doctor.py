@@ -212,7 +212,7 @@ class Doctor:
         arguments = {"limit": 1} if "limit" in tool.tool.input_schema.get("properties", {}) else {}
         action = getattr(tool, "action_id", tool.name)
         self.waiting_on = f"action run {action} --connectionId={self.connection_id} --input='{json.dumps(arguments)}'"
-        await tool.run(self.membrane, self.connection_id, tool.validate(arguments))
+        await tool.run(self.membrane, self.connection_id, await tool.check(arguments))
         return f"{tool.name} answered"
 
     async def _cache(self) -> str:

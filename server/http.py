@@ -29,7 +29,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mautic_mcp.server.config import Settings
-from mautic_mcp.server.server import MauticServer, _exit_on_signal, build_server
+from mautic_mcp.server.server import MauticServer, build_server, exiting_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class BearerGate:
 
 
 class _Uvicorn(uvicorn.Server):
-    """uvicorn without its signal handlers: the server's own (`_exit_on_signal`) end the CLI processes."""
+    """uvicorn without its signal handlers: the server's own (`exiting_on_signal`) end the CLI processes."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -201,8 +201,5 @@ async def serve_http(settings: Settings, listener: socket.socket | None = None) 
         PATH,
         "bearer token required" if token else "no token: loopback only",
     )
-    async with anyio.create_task_group() as group:
-        if sys.platform != "win32":
-            group.start_soon(_exit_on_signal, app)
+    async with exiting_on_signal(app):
         await _Uvicorn(config).serve(sockets=[listener] if listener is not None else None)
-        group.cancel_scope.cancel()

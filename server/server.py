@@ -225,11 +225,17 @@ async def serve_stdio(settings: Settings) -> None:
     app = MauticServer(settings)
     server = build_server(app)
     options = server.create_initialization_options(notification_options=NotificationOptions(tools_changed=True))
+    async with exiting_on_signal(app), stdio_streams() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, options)
+
+
+@contextlib.asynccontextmanager
+async def exiting_on_signal(app: MauticServer) -> AsyncIterator[None]:
+    """While the block serves (any transport), a signal ends the CLI processes and the server (`_exit_on_signal`)."""
     async with anyio.create_task_group() as group:
         if sys.platform != "win32":
             group.start_soon(_exit_on_signal, app)
-        async with stdio_streams() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, options)
+        yield
         group.cancel_scope.cancel()
 
 
