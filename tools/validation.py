@@ -59,6 +59,7 @@ INLINE_WORK: Final = 2_000_000
 SLOW_KEYWORDS: Final = frozenset({"pattern", "patternProperties"})
 NAMED_SCHEMAS: Final = frozenset({"properties", "patternProperties", "dependentSchemas", "$defs", "definitions"})
 NOT_SCHEMAS: Final = frozenset({"enum", "const", "default", "examples", "required", "dependentRequired"})
+TOO_DEEP: Final = f"arguments are nested more than {MAX_DEPTH} levels deep"
 
 
 def _refuse_retrieval(uri: str) -> Resource[Any]:
@@ -106,16 +107,20 @@ class ArgumentsValidator:
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
         self._validator = Checker(schema, registry=NO_FETCH, format_checker=FORMATS)
-        self._nodes = _count(schema)
-        self.slow = bool(_keywords(schema) & SLOW_KEYWORDS)
+        keywords, self._nodes = _survey(schema)
+        self.slow = bool(keywords & SLOW_KEYWORDS)
         """The schema has a pattern: its checks run in a worker process, under a deadline."""
 
     def errors(self, arguments: Any) -> list[str]:
         """The problems, checked in this process: fast for any schema without a pattern."""
         if not isinstance(arguments, dict):
             return [f"arguments must be a JSON object, got {_json_type(arguments)}"]
-        if _depth(arguments) > MAX_DEPTH:
-            return [f"arguments are nested more than {MAX_DEPTH} levels deep"]
+        if _measure(arguments, MAX_DEPTH)[0] > MAX_DEPTH:
+            return [TOO_DEEP]
+        return self._errors(arguments)
+
+    def _errors(self, arguments: dict[str, Any]) -> list[str]:
+        """`errors()` of an object already known to be nested no deeper than MAX_DEPTH."""
         try:
             found = sorted(self._validator.iter_errors(arguments), key=_error_order)
         except RecursionError:
@@ -129,9 +134,17 @@ class ArgumentsValidator:
         return messages
 
     async def check(self, arguments: Any, *, seconds: float | None = None) -> list[str]:
-        """The problems; a check that could take long runs in a worker process and gives up after `seconds`."""
-        if not isinstance(arguments, dict) or _depth(arguments) > MAX_DEPTH or not self._could_take_long(arguments):
+        """The problems; a check that could take long runs in a worker process and gives up after `seconds`.
+
+        The arguments are walked once, for their depth and their size together.
+        """
+        if not isinstance(arguments, dict):
             return self.errors(arguments)
+        depth, values = _measure(arguments, MAX_DEPTH)
+        if depth > MAX_DEPTH:
+            return [TOO_DEEP]
+        if not self.slow and self._nodes * values <= INLINE_WORK:
+            return self._errors(arguments)
         limit = CHECK_SECONDS if seconds is None else seconds
         with anyio.move_on_after(limit):
             try:
@@ -146,9 +159,6 @@ class ArgumentsValidator:
             f"the arguments could not be checked within {limit:g} s ({why} takes too long on them); "
             "try shorter or simpler values"
         ]
-
-    def _could_take_long(self, arguments: dict[str, Any]) -> bool:
-        return self.slow or self._nodes * _count(arguments, INLINE_WORK // max(self._nodes, 1) + 1) > INLINE_WORK
 
 
 _CHECKERS: RunVar[Runner] = RunVar("mautic_mcp checkers")
@@ -195,40 +205,32 @@ async def _in_worker(schema: dict[str, Any], arguments: dict[str, Any], seconds:
     return [str(problem) for problem in problems]
 
 
-def _keywords(schema: Any) -> set[str]:
-    """The keywords a schema uses anywhere, walked without recursion (property names and values are not keywords)."""
+def _survey(schema: Any) -> tuple[set[str], int]:
+    """The keywords a schema uses anywhere and how many JSON values it holds (itself included), in one walk.
+
+    Walked without recursion. Property names, and what `enum`, `const`, `required` and the
+    like hold, are not keywords; they count as values all the same.
+    """
     found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        for key, value in node.items():
-            found.add(key)
-            if key in NAMED_SCHEMAS:
-                stack.extend(value.values() if isinstance(value, dict) else ())
-            elif key not in NOT_SCHEMAS:
-                stack.append(value)
-    return found
-
-
-def _count(value: Any, limit: int | None = None) -> int:
-    """How many JSON values `value` holds (itself included), counted without recursion, up to `limit`."""
     count = 0
-    stack = [value]
+    stack: list[tuple[Any, bool]] = [(schema, True)]
     while stack:
-        node = stack.pop()
+        node, is_schema = stack.pop()
         count += 1
-        if limit is not None and count > limit:
-            return count
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return count
+        if isinstance(node, list):
+            stack.extend((item, is_schema) for item in node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not is_schema:
+                    stack.append((value, False))
+                    continue
+                found.add(key)
+                if key in NAMED_SCHEMAS and isinstance(value, dict):
+                    count += 1  # the object of named schemas itself
+                    stack.extend((item, True) for item in value.values())
+                else:
+                    stack.append((value, key not in NAMED_SCHEMAS and key not in NOT_SCHEMAS))
+    return found, count
 
 
 def _describe(error: ValidationError) -> str:
@@ -321,21 +323,25 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
-    """Nesting depth, counted without recursion and stopping early past the limit."""
-    deepest = 0
+def _measure(value: Any, limit: int) -> tuple[int, int]:
+    """Nesting depth and how many JSON values `value` holds (itself included), in one walk without recursion.
+
+    Stops as soon as the depth passes `limit`: the count is then of the values seen so far.
+    """
+    deepest = count = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, level = stack.pop()
+        count += 1
         if level > deepest:
             deepest = level
             if deepest > limit:
-                return deepest
+                break
         if isinstance(node, dict):
             stack.extend((child, level + 1) for child in node.values())
         elif isinstance(node, list):
             stack.extend((child, level + 1) for child in node)
-    return deepest
+    return deepest, count
 
 
 def _cut(text: str, limit: int = 200) -> str:
