@@ -126,7 +126,7 @@ class DiscoveryCache:
             if len(raw) > MAX_FILE_BYTES:
                 raise Damaged("too large")
             entry = decode(raw, key)
-        except (Damaged, ValueError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # Damaged is a ValueError
             log.warning("the discovery cache %s is damaged (%s); it is ignored and rebuilt", path, error)
             return None
         with contextlib.suppress(OSError):

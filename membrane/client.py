@@ -7,6 +7,7 @@ what failed and which command fixes it.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,7 +57,8 @@ class Membrane:
         """
         args = ["action", "list", f"--connectionId={connection_id}", f"--intent={intent}", f"--limit={limit}"]
         entries = _records(await self._json([*args, "--json"], connection_id))
-        return [action for action in map(Action.from_entry, entries) if action is not None][: max(limit, 0)]
+        usable = (action for action in map(Action.from_entry, entries) if action is not None)
+        return list(itertools.islice(usable, max(limit, 0)))  # a CLI that ignores --limit costs no more
 
     async def run_action(self, action_id: str, connection_id: str, arguments: Mapping[str, Any]) -> Any:
         payload = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))

@@ -21,8 +21,12 @@ class Discovery:
 
     actions: list[Action] = field(default_factory=list)
     pages: dict[str, list[Action]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
     failures: dict[str, MembraneError] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many actions each intent that answered found."""
+        return {intent: len(page) for intent, page in self.pages.items()}
 
 
 async def discover(membrane: Membrane, connection_id: str, intents: Sequence[str], limit: int) -> Discovery:
@@ -52,7 +56,6 @@ def merge(intents: Sequence[str], pages: dict[str, list[Action]], failures: dict
         if page is None:
             continue
         result.pages[intent] = list(page)
-        result.counts[intent] = len(page)
         for action in page:
             if action.id not in seen:
                 seen.add(action.id)

@@ -174,6 +174,15 @@ def interpreter_not_found(exc: InterpreterNotFound) -> MembraneError:
     )
 
 
+def cli_not_runnable(what: str) -> MembraneError:
+    """The CLI was found but would not start (exit status 126, or the OS refused it)."""
+    return MembraneError(
+        ErrorCode.CLI_NOT_RUNNABLE,
+        what,
+        "Check that MEMBRANE_BIN points to the `membrane` executable and that it is executable (`chmod +x`).",
+    )
+
+
 def from_run_error(exc: RunError, *, program: str, sandbox: bool) -> MembraneError:
     """A CLI that could not be run to the end: not found, not runnable, input refused, or too slow."""
     if isinstance(exc, InterpreterNotFound):
@@ -181,11 +190,7 @@ def from_run_error(exc: RunError, *, program: str, sandbox: bool) -> MembraneErr
     if isinstance(exc, ExecutableNotFound):
         return cli_not_found(exc.program, sandbox=sandbox)
     if isinstance(exc, ExecutableNotRunnable):
-        return MembraneError(
-            ErrorCode.CLI_NOT_RUNNABLE,
-            f"The Membrane CLI ({exc.program}) could not be started: {exc}.",
-            "Check that MEMBRANE_BIN points to the `membrane` executable and that it is executable (`chmod +x`).",
-        )
+        return cli_not_runnable(f"The Membrane CLI ({exc.program}) could not be started: {exc}.")
     if isinstance(exc, ArgumentTooLarge):
         return MembraneError(
             ErrorCode.INPUT_TOO_LARGE,
@@ -283,11 +288,7 @@ def _from_exit_status(done: Completed, stderr: str, program: str, sandbox: bool)
             )
         return cli_not_found(program, sandbox=sandbox)
     if done.returncode == 126:
-        return MembraneError(
-            ErrorCode.CLI_NOT_RUNNABLE,
-            f"The Membrane CLI ({program}) could not be executed: {quote(error_line(stderr))}.",
-            "Check that MEMBRANE_BIN points to the `membrane` executable and that it is executable.",
-        )
+        return cli_not_runnable(f"The Membrane CLI ({program}) could not be executed: {quote(error_line(stderr))}.")
     return None
 
 

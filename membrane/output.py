@@ -226,9 +226,9 @@ def redact(text: str, hide: Sequence[str] = ()) -> str:
     return text
 
 
-def quote(text: str, limit: int = QUOTE_CHARS, hide: Sequence[str] = ()) -> str:
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     """One line of at most `limit` characters, credentials redacted, for quoting CLI or Mautic text in a message."""
-    text = redact(text[: limit + 8192], hide)
+    text = redact(text[: limit + 8192])
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
