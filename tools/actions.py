@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_DESCRIPTION = 1024
-MAX_TITLE = 200
 VERB_KINDS: dict[str, Kind] = {
     **dict.fromkeys(
         ("list", "get", "search", "find", "read", "fetch", "query", "count", "lookup", "describe", "show"), Kind.READ
@@ -300,13 +299,15 @@ def _build(action: Action, name: str, kind: Kind) -> ActionTool:
     if normalized.notes:
         notes = "; ".join(normalized.notes)
         log.warning("action %s (%s): input schema changed to be usable: %s", name, _short_id(action.id), notes)
-    title = _clean_text(" ".join((action.name or action.key or name).split()))
+    # The catalog (Action.from_entry) has repaired the action's text and capped it: a name or key
+    # at MAX_NAME_CHARS (200), a description at MAX_DESCRIPTION_CHARS (2,000).
+    title = " ".join((action.name or action.key or name).split())
     return ActionTool(
         action_id=action.id,
         kind=kind,
         tool=Tool(
             name=name,
-            title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
+            title=title,
             description=describe(action, kind),
             input_schema=normalized.schema,
             annotations=hints_for(kind),
@@ -319,11 +320,6 @@ def _short_id(action_id: str) -> str:
     return repr(action_id if len(action_id) <= 60 else action_id[:59] + "…")
 
 
-def _clean_text(text: str) -> str:
-    """Text that encodes as UTF-8 (a lone surrogate breaks the whole tool list on the wire)."""
-    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
-
-
 def _checked(arguments: Mapping[str, Any], problems: list[str]) -> Mapping[str, Any]:
     if problems:
         raise InvalidArguments("; ".join(problems))
@@ -332,7 +328,7 @@ def _checked(arguments: Mapping[str, Any], problems: list[str]) -> Mapping[str, 
 
 def describe(action: Action, kind: Kind) -> str:
     """The action's description, said once: the title already carries its name."""
-    text = _clean_text(" ".join(action.description[: MAX_DESCRIPTION * 4].split()) or " ".join(action.name.split()))
+    text = " ".join(action.description.split()) or " ".join(action.name.split())
     text = text or f"Run the Mautic action {json.dumps(action.key or action.id)}."
     if kind is Kind.DELETE:
         text += " Cannot be undone."

@@ -29,6 +29,8 @@ from jsonschema import Draft202012Validator
 # jsonschema's own copy of the metaschemas (it comes with jsonschema, untyped).
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS  # type: ignore[import-untyped]
 
+from mautic_mcp.membrane.output import repair_text
+
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 TYPE_ALIASES = {"date": "string", "datetime": "string", "date-time": "string", "int": "integer", "float": "number"}
 SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
@@ -94,7 +96,6 @@ NO_INPUT: dict[str, Any] = {"type": "object", "properties": {}, "additionalPrope
 ANY_ITEM: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "object"}]}
 """What an array without `items` holds: a single-typed branch per kind, which every client can map."""
 PLAIN_BRANCH_KEYS = frozenset({"type", "properties", "required", "title", "description"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _FORMATS = Draft202012Validator.FORMAT_CHECKER
 """The metaschema's own format checks: a `pattern` must be a regular expression."""
 _VOCABULARIES = [
@@ -343,14 +344,15 @@ class _Walk:
                 out[key] = fixed
         elif key == "required":
             if isinstance(value, list):
-                out[key] = list(dict.fromkeys(_text(v) for v in value if isinstance(v, str) and len(v) <= MAX_NAME))
+                names = (repair_text(v) for v in value if isinstance(v, str) and len(v) <= MAX_NAME)
+                out[key] = list(dict.fromkeys(names))
         elif key in ("dependentRequired", "dependencies"):
             self._dependencies(out, key, value, depth, seen)
         elif key in TEXTS:
             self._annotation(out, key, value)
         elif key == "pattern":
             if _compiles(value):
-                out[key] = _text(value)
+                out[key] = repair_text(value)
             else:
                 self.note(f"dropped pattern {_short(value)}: not a usable regular expression")
         elif key in SCALARS:
@@ -374,7 +376,7 @@ class _Walk:
                 kept.append((name, sub))
         schemas, _ = self.shared([sub for _, sub in kept], depth, seen)
         return {
-            _text(name): _without_echo(name, schema) if isinstance(schema, dict) else schema
+            repair_text(name): _without_echo(name, schema) if isinstance(schema, dict) else schema
             for (name, _), schema in zip(kept, schemas, strict=False)
         }
 
@@ -384,19 +386,19 @@ class _Walk:
             return
         for name, item in value.items():
             if isinstance(item, list):
-                names = [_text(v) for v in item if isinstance(v, str) and len(v) <= MAX_NAME]
-                out.setdefault("dependentRequired", {})[_text(name)] = list(dict.fromkeys(names))
+                names = [repair_text(v) for v in item if isinstance(v, str) and len(v) <= MAX_NAME]
+                out.setdefault("dependentRequired", {})[repair_text(name)] = list(dict.fromkeys(names))
             elif key == "dependencies" and isinstance(item, Mapping | bool):
-                out.setdefault("dependentSchemas", {})[_text(name)] = self.sub(item, depth, seen)
+                out.setdefault("dependentSchemas", {})[repair_text(name)] = self.sub(item, depth, seen)
 
     def _annotation(self, out: dict[str, Any], key: str, value: Any) -> None:
         limit = TEXTS[key]
         if not isinstance(value, str):
             return
         if len(value) <= limit:
-            out[key] = _text(value)
+            out[key] = repair_text(value)
         elif key in ("title", "description"):
-            out[key] = _text(value[: limit - 1]) + "…"
+            out[key] = repair_text(value[: limit - 1]) + "…"
             self.note(f"{key}s cut to {limit} characters")
         else:
             self.note(f"dropped a {key} over {limit} characters")
@@ -419,7 +421,7 @@ class _Walk:
         if depth > MAX_VALUE_DEPTH or not self.spend():
             return _INVALID
         if isinstance(value, str):
-            return _text(value)
+            return repair_text(value)
         if isinstance(value, float) and not math.isfinite(value):
             return _INVALID
         if value is None or isinstance(value, bool | int | float):
@@ -428,7 +430,7 @@ class _Walk:
             items = [self._value(item, depth + 1) for item in value]
             return _INVALID if any(item is _INVALID for item in items) else items
         if isinstance(value, Mapping):
-            pairs = {_text(str(k)): self._value(v, depth + 1) for k, v in value.items()}
+            pairs = {repair_text(str(k)): self._value(v, depth + 1) for k, v in value.items()}
             return _INVALID if any(item is _INVALID for item in pairs.values()) else pairs
         return _INVALID
 
@@ -620,11 +622,6 @@ def _is_scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, bool | int | str)
-
-
-def _text(value: str) -> str:
-    """Text that encodes as UTF-8: a lone surrogate would break the whole tool list on the wire."""
-    return _SURROGATE.sub("\ufffd", value) if not value.isascii() else value
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -98,3 +98,15 @@ def test_read_only_mode_names_tools_over_every_action_and_builds_only_the_reads(
     assert len(built) == 1
     assert [tool.name for tool in read_only] == [read_write[1].name] != ["list_contacts"]
     assert read_only.hidden == ("list_contacts",) == (read_write[0].name,)
+
+
+def test_a_tools_title_and_description_come_from_the_catalog_repaired_and_capped():
+    name, description = "List \ud83d things " + "n" * 500, "d\udc00 " * 2000
+    entry = {"id": "a1", "key": "list-things", "name": name, "description": description}
+    made = Action.from_entry(entry)
+    assert made is not None
+    (tool,) = build_action_tools([made], read_only=False, reserved=frozenset())
+    title, description = tool.tool.title or "", tool.tool.description or ""
+    assert title.startswith("List \ufffd things") and len(title) <= 200
+    assert description.startswith("d\ufffd d\ufffd") and len(description) <= 1024
+    (title + description).encode("utf-8")
