@@ -121,6 +121,7 @@ class ActionTool:
         return self.tool.name
 
     def validate(self, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`check` in this thread, for a caller that cannot await; it takes as long as the schema's patterns take."""
         return _checked(arguments, self.validator.errors(arguments))
 
     async def check(self, arguments: Mapping[str, Any]) -> Mapping[str, Any]:

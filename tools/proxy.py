@@ -123,9 +123,6 @@ class ProxyTool:
     def name(self) -> str:
         return NAME
 
-    def validate(self, arguments: Mapping[str, Any]) -> ProxyCall:
-        return parse(arguments, read_only=self.read_only)
-
     async def check(self, arguments: Mapping[str, Any]) -> ProxyCall:
         return _rules(arguments, await _VALIDATOR.check(arguments), read_only=self.read_only)
 

@@ -80,16 +80,11 @@ class ServerTool(Protocol[CallT]):
     @property
     def kind(self) -> Kind: ...
 
-    def validate(self, arguments: Mapping[str, Any]) -> CallT:
-        """The prepared call, or InvalidArguments saying what is wrong; checked in this thread.
-
-        For callers that cannot await. It can take as long as the schema's patterns take:
-        on the event loop, use `check`.
-        """
-        ...
-
     async def check(self, arguments: Mapping[str, Any]) -> CallT:
-        """What `validate` returns; a check that could take long runs off the event loop, under a deadline."""
+        """The prepared call, or InvalidArguments saying what is wrong.
+
+        A check that could take long (a pattern, very large arguments) runs off the event loop, under a deadline.
+        """
         ...
 
     async def run(self, membrane: Membrane, connection_id: str, call: CallT) -> Any:
