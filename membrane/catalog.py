@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mautic_mcp.membrane.output import TOO_DEEP, made_safe, repair_text
+from mautic_mcp.membrane.output import TOO_DEEP, clip, made_safe, repair_text
 
 MAX_ID_CHARS: Final = 200
 MAX_KEY_CHARS: Final = 200
@@ -61,8 +61,7 @@ class Action:
 def _text(value: Any, limit: int) -> str:
     if value is None or isinstance(value, dict | list):
         return ""
-    text = repair_text(str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(repair_text(str(value)), limit)
 
 
 def bounded_schema(schema: Any) -> Any:

@@ -229,7 +229,11 @@ def redact(text: str, hide: Sequence[str] = ()) -> str:
 def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     """One line of at most `limit` characters, credentials redacted, for quoting CLI or Mautic text in a message."""
     text = redact(text[: limit + 8192])
-    text = " ".join(text.split())
+    return clip(" ".join(text.split()), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` as it is, or its first `limit - 1` characters and an ellipsis: never longer than `limit`."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

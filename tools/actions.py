@@ -13,6 +13,7 @@ from mcp_types import Tool
 from mautic_mcp.membrane.catalog import Action
 from mautic_mcp.membrane.client import Membrane
 from mautic_mcp.membrane.errors import MembraneError
+from mautic_mcp.membrane.output import clip
 from mautic_mcp.tools.naming import assign_names, words
 from mautic_mcp.tools.schema import normalize
 from mautic_mcp.tools.shaping import (
@@ -333,7 +334,7 @@ def describe(action: Action, kind: Kind) -> str:
     text = text or f"Run the Mautic action {json.dumps(action.key or action.id)}."
     if kind is Kind.DELETE:
         text += " Cannot be undone."
-    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
+    return clip(text, MAX_DESCRIPTION)
 
 
 def _count(value: Any) -> int:

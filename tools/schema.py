@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 # jsonschema's own copy of the metaschemas (it comes with jsonschema, untyped).
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS  # type: ignore[import-untyped]
 
-from mautic_mcp.membrane.output import repair_text
+from mautic_mcp.membrane.output import clip, repair_text
 
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 TYPE_ALIASES = {"date": "string", "datetime": "string", "date-time": "string", "int": "integer", "float": "number"}
@@ -625,5 +625,4 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(json.dumps(value, ensure_ascii=True) if not isinstance(value, str) else repr(value), limit)

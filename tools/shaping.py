@@ -17,6 +17,8 @@ from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 
+from mautic_mcp.membrane.output import clip
+
 LIST_KEYS: Final = ("records", "items", "data", "results")
 """Where a Membrane action's output holds its records."""
 CURSOR_KEYS: Final = ("cursor", "nextCursor", "next_cursor")
@@ -212,7 +214,7 @@ def render_list(
         head["next"] = dict(next_arguments)
     if notes:
         note = "; ".join(notes)
-        head["note"] = (note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…") + "."
+        head["note"] = clip(note, NOTE_CHARS) + "."
     records: Any = dict(listing.rows) if listing.keyed else [record for _, record in listing.rows]
     if listing.key is None and not listing.others and not head:
         return cut_text(compact(records), max_chars)

@@ -38,6 +38,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
+from mautic_mcp.membrane.output import clip
 from mautic_mcp.membrane.runner import RunError, Runner, RunTimeout
 from mautic_mcp.tools.formats import FORMATS, expected
 
@@ -345,4 +346,4 @@ def _measure(value: Any, limit: int) -> tuple[int, int]:
 
 
 def _cut(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
