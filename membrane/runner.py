@@ -203,10 +203,12 @@ class Runner:
         call started, wherever it went: the last thing done before the server exits on a signal."""
         for process in list(self._live.values()):
             _signal_group(process, hard=True)
-        if _PROC:  # the mark is inherited: what a marked child started is in its tree
-            for pid in _children(os.getpid()):
-                if self._run_of(pid) is not None:
-                    _kill_tree(pid)
+        if _PROC:
+            for pid in self._marked_descendants():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
 
     async def run(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
         argv = [*self.command, *args]
@@ -294,6 +296,18 @@ class Runner:
         if deadline.cancelled_caught:
             return None
         return stdout, stderr
+
+    def _marked_descendants(self) -> list[int]:
+        """Every process below this one that a CLI of this runner started, or that one of those started."""
+        found: list[int] = []
+        queue = [(child, False) for child in _children(os.getpid())]
+        while queue:
+            pid, below_mark = queue.pop()
+            marked = below_mark or self._run_of(pid) is not None
+            if marked:
+                found.append(pid)
+            queue += [(child, marked) for child in _children(pid)]
+        return found
 
     def _end_strays(self) -> None:
         """End what finished CLI calls left running, wherever it went; reap what was ended before.
