@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from benchlib import program
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
+from programs import program
 
 EMAIL = "ava.nielsen@riverbend.example"
 COMPANY = "Riverbend Insurance"

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from benchlib import program
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
+from programs import program
 
 CONTACTS = 220
 """The sandbox's seed holds contacts 1..220."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import benchlib
+import programs
 from anyio.abc import Process
 
 BOUND = 2.0
@@ -155,7 +155,7 @@ def write_fake(folder: Path) -> Path:
 
 def server_argv(program: Path) -> list[str]:
     return [
-        *benchlib.program("mautic-mcp", "mautic_mcp.server"),
+        *programs.program("mautic-mcp", "mautic_mcp.server"),
         f"--membrane-bin={program}",
         "--intent=contacts",
         "--timeout=120",

@@ -37,7 +37,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import Process
-from benchlib import program
+from programs import program
 
 CONNECTION = "conn-bench"
 PROTOCOL = "2025-06-18"

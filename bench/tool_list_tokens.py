@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchlib import program
+from programs import program
 
 BUDGET = 6_000
 """Tokens the default tool list may cost (cl100k_base)."""

@@ -1,4 +1,4 @@
-"""What the benches share: which program of this project to run."""
+"""Which program of this project a bench runs: the one of the environment the bench runs in."""
 
 from __future__ import annotations
 
